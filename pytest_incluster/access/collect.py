@@ -1,0 +1,297 @@
+"""Collecting access-matrix files as pytest items, one per expectation.
+
+The tree is ``file -> subject -> allowed|forbidden -> entry``, so node ids read like
+``shop.access.yaml::system:serviceaccount:shop:api::forbidden::list secrets -n kube-system`` and
+select exactly one check on the command line; ``-k secrets`` and ``-m smoke`` (from the
+document's ``markers:``) work as for Python tests. The runner's own documents are named ``self``
+rather than by its user name, so ids do not change between clusters or CI runners; the report's
+outcome rows carry the real user name when it is known.
+
+Speed: when the first item of a file runs, the file's selected items are evaluated together
+(concurrently, cached for the session, see :mod:`~pytest_incluster.access.check`); each item
+then only reads its answer and reports individually.
+
+Bad input: a file that cannot be loaded becomes one ``[invalid]`` item that errors at setup
+with every problem as ``file:line: what is wrong (example: ...)``. A real collection error would
+make pytest stop before running anything ("Interrupted: 1 error during collection"); reporting
+it as an error item keeps the promise that other files and items still run, while the run still
+ends red.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_incluster.access.check import AccessChecker, Check, CheckResult
+from pytest_incluster.access.matrix import (
+    EXPECTATIONS,
+    Expected,
+    MatrixEntry,
+    MatrixError,
+    Problem,
+    SubjectDoc,
+    load_matrix,
+)
+from pytest_incluster.access.verdict import judge, outcome
+from pytest_incluster.config.errors import ConfigError
+
+DEFAULT_PATTERNS = ("*.access.yaml",)
+_CHECKER = pytest.StashKey[AccessChecker]()
+
+
+def matches(file_path: Path, patterns: Sequence[str]) -> bool:
+    """Like ``python_files``: a pattern with a ``/`` matches the path's end, else the name."""
+    for pattern in patterns:
+        if "/" in pattern or os.sep in pattern:
+            if fnmatch.fnmatch(str(file_path), f"*{os.sep}{pattern.lstrip(os.sep)}"):
+                return True
+        elif fnmatch.fnmatch(file_path.name, pattern):
+            return True
+    return False
+
+
+def collect_access_file(
+    file_path: Path, parent: pytest.Collector, patterns: Sequence[str]
+) -> pytest.Collector | None:
+    """``pytest_collect_file`` for access files: an :class:`AccessFile` if a pattern matches."""
+    if not matches(file_path, patterns or DEFAULT_PATTERNS):
+        return None
+    node: AccessFile = AccessFile.from_parent(parent, path=file_path)
+    return node
+
+
+def get_checker(config: pytest.Config) -> AccessChecker:
+    """The session's checker (created on first use, closed when pytest unconfigures)."""
+    found = config.stash.get(_CHECKER, None)
+    if found is None:
+        from pytest_incluster.fixtures_support import session_client
+
+        found = AccessChecker(lambda: session_client(config))
+        config.stash[_CHECKER] = found
+        config.add_cleanup(found.close)
+    return found
+
+
+def _display(config: pytest.Config, path: Path) -> str:
+    try:
+        return os.path.relpath(path, config.rootpath)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+class AccessFile(pytest.File):
+    """One ``*.access.yaml`` file: a subject node per YAML document."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._results: dict[str, CheckResult] = {}
+
+    @property
+    def display(self) -> str:
+        return _display(self.config, self.path)
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        try:
+            docs = load_matrix(self.path, display=self.display)
+        except MatrixError as exc:
+            yield InvalidAccess.from_parent(self, name="[invalid]", error=exc)
+            return
+        marker_problems = [p for doc in docs for p in self._marker_problems(doc)]
+        if marker_problems:
+            error = MatrixError(self.display, marker_problems, show_example=False)
+            yield InvalidAccess.from_parent(self, name="[invalid]", error=error)
+            return
+        seen: dict[str, int] = {}
+        for doc in docs:
+            label = doc.subject.label
+            seen[label] = seen.get(label, 0) + 1
+            name = label if seen[label] == 1 else f"{label}#{seen[label]}"
+            subject: AccessSubject = AccessSubject.from_parent(self, name=name, doc=doc)
+            with warnings.catch_warnings():
+                # Already reported against the access file by _marker_problems.
+                warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
+                for marker in doc.markers:
+                    subject.add_marker(marker)
+            yield subject
+
+    def _marker_problems(self, doc: SubjectDoc) -> list[Problem]:
+        """Unregistered markers, judged as pytest judges them in Python files.
+
+        Under ``--strict-markers`` one is an error; otherwise pytest's unknown-mark warning is
+        issued, pointing at the access file's ``markers:`` line instead of at this module (and
+        becomes an error here, too, if warnings are errors).
+        """
+        problems = []
+        line = doc.key_lines.get("markers", doc.line)
+        for marker in doc.markers:
+            strict = False
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    getattr(pytest.mark, marker)
+                except pytest.fail.Exception:
+                    strict = True
+            unknown = [w for w in caught if issubclass(w.category, pytest.PytestUnknownMarkWarning)]
+            if not strict and not unknown:
+                continue
+            unregistered = Problem(
+                line,
+                f"marker '{marker}' is not registered; add it to the 'markers' ini option "
+                f'(example: markers = ["{marker}: what it selects"]) or remove it',
+            )
+            if strict:
+                problems.append(unregistered)
+                continue
+            try:
+                warnings.warn_explicit(
+                    f"Unknown marker '{marker}' in access file {self.display} - is this a typo? "
+                    "Register it in the 'markers' ini option.",
+                    pytest.PytestUnknownMarkWarning,
+                    filename=str(self.path),
+                    lineno=line,
+                )
+            except pytest.PytestUnknownMarkWarning:
+                problems.append(unregistered)
+        return problems
+
+    def result_for(self, item: AccessItem) -> CheckResult:
+        """``item``'s answer; the first call evaluates all of this file's selected items."""
+        if item.nodeid not in self._results:
+            pending = [
+                other
+                for other in self.session.items
+                if isinstance(other, AccessItem)
+                and other.getparent(AccessFile) is self
+                and other.nodeid not in self._results
+            ]
+            if item not in pending:
+                pending.append(item)
+            results = get_checker(self.config).evaluate([other.check for other in pending])
+            self._results.update(zip((other.nodeid for other in pending), results, strict=True))
+        return self._results[item.nodeid]
+
+
+class AccessSubject(pytest.Collector):
+    """One document: who is asked about; children are its ``allowed``/``forbidden`` lists."""
+
+    def __init__(self, *, doc: SubjectDoc, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.doc = doc
+
+    def collect(self) -> Iterator[pytest.Collector]:
+        for expected in EXPECTATIONS:
+            entries = [e for e in self.doc.entries if e.expected == expected]
+            if entries:
+                node: AccessExpectation = AccessExpectation.from_parent(
+                    self, name=expected, doc=self.doc, entries=entries
+                )
+                yield node
+
+
+class AccessExpectation(pytest.Collector):
+    """The ``allowed`` or ``forbidden`` list of one document."""
+
+    def __init__(self, *, doc: SubjectDoc, entries: list[MatrixEntry], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.doc = doc
+        self.entries = entries
+
+    def collect(self) -> Iterator[pytest.Item]:
+        for entry in self.entries:
+            item: AccessItem = AccessItem.from_parent(
+                self, name=entry.text, doc=self.doc, entry=entry
+            )
+            yield item
+
+
+class AccessMismatch(AssertionError):
+    """The server's answer differs from the file's expectation; ``str()`` says how."""
+
+
+class AccessItem(pytest.Item):
+    """One entry: ``expected`` for ``doc.subject`` doing ``entry.text``."""
+
+    def __init__(self, *, doc: SubjectDoc, entry: MatrixEntry, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.doc = doc
+        self.entry = entry
+        self.check = Check(
+            subject=doc.subject, spec=entry.spec, mode=doc.mode, namespace=doc.namespace
+        )
+
+    @property
+    def expected(self) -> Expected:
+        return self.entry.expected
+
+    def _subject_text(self) -> str:
+        if self.doc.subject.user is not None:
+            return self.doc.subject.label
+        from pytest_incluster.state import get_state
+
+        identity = get_state(self.config).identity
+        username = getattr(identity, "username", None)
+        return f"self ({username})" if isinstance(username, str) and username else "self"
+
+    def runtest(self) -> None:
+        from pytest_incluster.state import get_state
+
+        file_node = self.getparent(AccessFile)
+        assert file_node is not None
+        try:
+            result = file_node.result_for(self)
+        except ConfigError as exc:
+            from pytest_incluster.fixtures_support import fail_without_cluster
+
+            fail_without_cluster(self.config, exc)
+        subject = self._subject_text()
+        where = f"{file_node.display}:{self.entry.line}"
+        verdict = judge(self.entry, subject, result, where)
+        get_state(self.config).outcomes.append(
+            outcome(self.nodeid, self.entry, subject, result, verdict)
+        )
+        if not verdict.passed:
+            raise AccessMismatch(verdict.message)
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: Any = None,
+    ) -> Any:
+        if isinstance(excinfo.value, AccessMismatch):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return (
+            self.path,
+            self.entry.line - 1,
+            f"{self.doc.subject.label} {self.entry.expected}: {self.name}",
+        )
+
+
+class InvalidAccess(pytest.Item):
+    """Stands for an access file that could not be loaded; errors at setup with the problems.
+
+    ``pytest.fail(pytrace=False)`` is what makes a setup error print as just the message.
+    """
+
+    def __init__(self, *, error: MatrixError, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def setup(self) -> None:
+        pytest.fail(str(self.error), pytrace=False)
+
+    def runtest(self) -> None:  # pragma: no cover - setup always fails
+        pytest.fail(str(self.error), pytrace=False)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        first = self.error.problems[0].line if self.error.problems else None
+        return self.path, (first or 1) - 1, f"invalid access file {self.error.display}"

@@ -1,0 +1,216 @@
+"""The ``kubectl auth can-i`` argument grammar, parsed without talking to any server.
+
+An entry is ``VERB TYPE[/NAME]`` or ``VERB /NON-RESOURCE-URL`` with the flags ``-n NS`` /
+``--namespace=NS``, ``-A`` / ``--all-namespaces`` and ``--subresource=SUB`` anywhere after the
+verb. The result is an unresolved :class:`CheckSpec`: the TYPE is kept as typed, because only the
+server's discovery can tell what ``deploy`` means.
+
+Verbs are the ones ``kubectl auth can-i`` (v1.37, ``pkg/cmd/auth/cani.go``) knows for resources,
+plus ``proxy``, which the API server still derives from ``/api/v1/proxy/...`` paths
+(``requestinfo.go``'s ``specialVerbs``) and RBAC rules still grant. kubectl merely warns about
+any other verb; we refuse it, because RBAC verbs are case-sensitive free text and a typo such as
+``lsit`` would be "forbidden" for everyone, making a ``forbidden:`` entry pass for nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from dataclasses import dataclass
+
+RESOURCE_VERBS = frozenset(
+    {
+        "get",
+        "list",
+        "watch",
+        "create",
+        "update",
+        "patch",
+        "delete",
+        "deletecollection",
+        "use",
+        "bind",
+        "escalate",
+        "impersonate",
+        "approve",
+        "sign",
+        "attest",
+        "proxy",
+        "*",
+    }
+)
+# kubectl's nonResourceURLVerbs: the lower-cased HTTP methods the server uses as verbs.
+NON_RESOURCE_VERBS = frozenset({"get", "put", "post", "head", "options", "delete", "patch", "*"})
+
+EXAMPLES = (
+    "get pods",
+    "create deployments.apps -n shop",
+    "get pods/web --subresource=log",
+    "list secrets -A",
+    "get /healthz",
+)
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SUBRESOURCE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+
+
+class GrammarError(ValueError):
+    """An entry that is not valid ``kubectl auth can-i`` syntax.
+
+    ``problem`` says what is wrong, ``example`` shows the right form; ``str()`` has both.
+    """
+
+    def __init__(self, problem: str, example: str = "") -> None:
+        self.problem = problem
+        self.example = example
+        super().__init__(f"{problem} (example: '{example}')" if example else problem)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One parsed entry, TYPE not yet resolved against the server.
+
+    Exactly one of ``type`` and ``path`` is non-empty. ``namespace`` is the ``-n`` value (None:
+    use the document's or the runner's namespace); ``all_namespaces`` is ``-A``.
+    """
+
+    verb: str
+    type: str = ""
+    name: str | None = None
+    path: str | None = None
+    namespace: str | None = None
+    all_namespaces: bool = False
+    subresource: str | None = None
+
+    @property
+    def is_resource(self) -> bool:
+        return self.path is None
+
+    def canonical(self) -> str:
+        """One normal form, so ``-n x`` and ``--namespace=x`` count as the same check."""
+        if self.path is not None:
+            return f"{self.verb} {self.path}"
+        text = f"{self.verb} {self.type.lower()}"
+        if self.name is not None:
+            text += f"/{self.name}"
+        if self.subresource:
+            text += f" --subresource={self.subresource}"
+        if self.all_namespaces:
+            text += " -A"
+        elif self.namespace:
+            text += f" -n {self.namespace}"
+        return text
+
+
+def _flag_value(words: list[str], index: int, flag: str) -> tuple[str, int]:
+    """The value of ``--flag=value``, ``--flag value``, ``-nvalue`` or ``-n value``."""
+    word = words[index]
+    if word.startswith("--") and "=" in word:
+        return word.split("=", 1)[1], index + 1
+    if flag == "-n" and word.startswith("-n") and len(word) > 2:
+        return word[2:], index + 1
+    if index + 1 >= len(words) or words[index + 1].startswith("-"):
+        raise GrammarError(
+            f"{flag} needs a value", f"list pods {flag}{'=' if flag.startswith('--') else ' '}shop"
+        )
+    return words[index + 1], index + 2
+
+
+def _check_namespace(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise GrammarError(
+            f"'{value}' is not a namespace name (lower-case letters, digits and '-', at most "
+            "63 characters)",
+            "list pods -n shop",
+        )
+    return value
+
+
+def _unknown_verb(verb: str, known: frozenset[str], target: str) -> GrammarError:
+    close = difflib.get_close_matches(verb.lower(), sorted(known), n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    kind = "a non-resource URL" if target.startswith("/") else "a resource"
+    listed = ", ".join(sorted(known - {"*"})) + " or *"
+    return GrammarError(
+        f"unknown verb '{verb}' for {kind}{hint}; valid verbs: {listed}",
+        f"{close[0] if close else 'get'} {target}",
+    )
+
+
+def parse_entry(text: str) -> CheckSpec:
+    """Parse one entry; raises :class:`GrammarError` with what is wrong and a correct example."""
+    if not isinstance(text, str):
+        raise GrammarError(f"an entry must be text, got {type(text).__name__}", EXAMPLES[0])
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise GrammarError(f"cannot split '{text}' into words: {exc}", EXAMPLES[1]) from None
+    positional: list[str] = []
+    namespace: str | None = None
+    all_namespaces = False
+    subresource: str | None = None
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in ("-A", "--all-namespaces", "--all-namespaces=true"):
+            all_namespaces = True
+            i += 1
+        elif word == "--all-namespaces=false":
+            i += 1
+        elif word in ("-n", "--namespace") or word.startswith(("--namespace=", "-n")):
+            value, i = _flag_value(words, i, "--namespace" if word.startswith("--") else "-n")
+            namespace = _check_namespace(value)
+        elif word == "--subresource" or word.startswith("--subresource="):
+            value, i = _flag_value(words, i, "--subresource")
+            if not _SUBRESOURCE.match(value):
+                raise GrammarError(
+                    f"'{value}' is not a subresource name", "get pods --subresource=log"
+                )
+            subresource = value
+        elif word.startswith("--as"):
+            raise GrammarError(
+                f"'{word}' is not an entry flag: set the subject with the document's 'as:' and "
+                "'groups:' keys",
+                "as: system:serviceaccount:shop:api",
+            )
+        elif word.startswith("-") and len(word) > 1:
+            raise GrammarError(
+                f"unknown flag '{word}'; entries accept -n/--namespace, -A/--all-namespaces "
+                "and --subresource",
+                EXAMPLES[2],
+            )
+        else:
+            positional.append(word)
+            i += 1
+    if len(positional) != 2:
+        got = "nothing" if not positional else " ".join(f"'{p}'" for p in positional)
+        raise GrammarError(
+            f"an entry is VERB and TYPE[/NAME] (or VERB /URL), got {got}", EXAMPLES[1]
+        )
+    verb, target = positional
+    if namespace is not None and all_namespaces:
+        raise GrammarError(f"-n {namespace} and -A contradict each other; use one", "list pods -A")
+    if target.startswith("/"):
+        if verb not in NON_RESOURCE_VERBS:
+            raise _unknown_verb(verb, NON_RESOURCE_VERBS, target)
+        if subresource is not None:
+            raise GrammarError("--subresource cannot be used with a non-resource URL", EXAMPLES[2])
+        if namespace is not None or all_namespaces:
+            raise GrammarError("a non-resource URL has no namespace; drop -n/-A", "get /healthz")
+        return CheckSpec(verb=verb, path=target)
+    if verb not in RESOURCE_VERBS:
+        raise _unknown_verb(verb, RESOURCE_VERBS, target)
+    type_text, slash, name = target.partition("/")
+    if not type_text:
+        raise GrammarError(f"'{target}' names no resource type", "get pods/web")
+    if slash and not name:
+        raise GrammarError(f"'{target}' ends in '/' but names no object", "get pods/web")
+    return CheckSpec(
+        verb=verb,
+        type=type_text,
+        name=name if slash else None,
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        subresource=subresource,
+    )

@@ -1,0 +1,245 @@
+"""``mode: request``: ask by doing, without changing anything.
+
+A SelfSubjectAccessReview asks the authorizer a hypothetical question; a probe sends the real
+request and reads the answer. Authorization runs before admission, validation and storage, so:
+
+* ``403`` with the authorizer's wording (``User "..." cannot list resource ...``) is *forbidden*;
+* any other answer (``200``, ``404`` for the probe object that does not exist, ``409``, ``422``,
+  ``400``, a ``403`` written by an admission plugin such as PodSecurity or ResourceQuota) means
+  authorization passed: *allowed*, with what happened next in the note;
+* ``401``, ``429``, ``5xx`` and no answer decide nothing: the check fails as an error (a 500 may
+  be the authorizer itself failing, so it is never read as "allowed").
+
+Nothing is persisted: writes carry ``dryRun=All`` (authorized exactly like the real request);
+unnamed checks use the object name ``pytest-incluster-probe``, which does not exist, so even a
+server that ignored dryRun would find nothing to act on; ``deletecollection`` also carries a label
+selector that matches nothing. Requests whose side effects dryRun does not cover (``exec``,
+``attach``, ``portforward``, ``proxy``, ``token`` on a named object) are answered by review
+instead, as are verbs with no request form (``bind``, ``escalate``, ``impersonate``, ``use``,
+``approve``, ``sign``, ``attest``, ``proxy``, ``*``) and non-resource verbs other than GET/HEAD;
+the decision's ``note`` says so.
+
+Requests are built as plain data (:func:`build_probe`) and sent separately (:func:`send_probe`),
+so the mapping is unit-tested without a server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+
+from pytest_incluster.access.decision import AccessDecision, AccessRequest
+from pytest_incluster.access.resolve import Resolved
+from pytest_incluster.client.discovery import ApiResource
+from pytest_incluster.client.errors import clean_text, parse_error_body
+
+PROBE_NAME = "pytest-incluster-probe"
+NEVER_MATCHING_SELECTOR = "pytest-incluster.io/probe=never-matches"
+NO_REQUEST_FORM = frozenset(
+    {"use", "bind", "escalate", "impersonate", "approve", "sign", "attest", "proxy", "*"}
+)
+# Subresources a real request may name an existing object for: reads, or writes that go through
+# the registry's dryRun handling. Anything else (exec, attach, portforward, proxy, token,
+# binding, ...) is only probed against the non-existent probe object.
+SAFE_NAMED_SUBRESOURCES = frozenset(
+    {"status", "scale", "log", "eviction", "ephemeralcontainers", "resize", "approval"}
+)
+# The authorization filter's wording (responsewriters.Forbidden), old and new servers alike.
+_AUTHZ_DENIAL = re.compile(r'(?:^|: )User "[^"]*" cannot [^ ]+ ')
+_IMPERSONATION_DENIAL = re.compile(r'User "[^"]*" cannot impersonate ')
+
+
+class ProbeFailed(Exception):
+    """The real request decided nothing (401, 429, 5xx, no answer); ``str()`` says why."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One HTTP request, as data."""
+
+    method: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    body: dict[str, Any] | None = None
+    content_type: str = "application/json"
+
+    def describe(self) -> str:
+        """``GET /api/v1/namespaces/shop/pods?limit=1``."""
+        query = f"?{urlencode(self.params)}" if self.params else ""
+        return f"{self.method} {self.path}{query}"
+
+
+def _api_root(resource: ApiResource) -> str:
+    if resource.group:
+        return f"/apis/{resource.group}/{resource.version}"
+    return f"/api/{resource.version}"
+
+
+def _collection(resource: ApiResource, namespace: str | None) -> str:
+    scope = f"/namespaces/{quote(namespace, safe='')}" if resource.namespaced and namespace else ""
+    return f"{_api_root(resource)}{scope}/{resource.name}"
+
+
+def _object(resource: ApiResource, request: AccessRequest, name: str) -> str:
+    path = f"{_collection(resource, request.namespace)}/{quote(name, safe='')}"
+    if request.subresource:
+        path += f"/{request.subresource}"
+    return path
+
+
+def _minimal_object(resource: ApiResource, request: AccessRequest, name: str) -> dict[str, Any]:
+    metadata: dict[str, str] = {"name": name}
+    if resource.namespaced and request.namespace:
+        metadata["namespace"] = request.namespace
+    return {"apiVersion": resource.group_version, "kind": resource.kind, "metadata": metadata}
+
+
+def build_probe(resolved: Resolved) -> Probe | str:
+    """The request that asks ``resolved`` for real, or why there is none (a sentence)."""
+    request = resolved.request
+    verb = request.verb
+    if request.path is not None:
+        if "*" in request.path:
+            return f"the path {request.path} is a wildcard, which cannot be requested"
+        if verb in ("get", "head"):
+            return Probe(verb.upper(), request.path)
+        return (
+            f"verb '{verb}' on a non-resource URL could change something and dryRun does not "
+            "apply to it"
+        )
+    resource = resolved.resource
+    if resource is None:
+        return f"'{request.resource}' is not a resource type one request can address"
+    if verb in NO_REQUEST_FORM:
+        return f"verb '{verb}' has no request form"
+    sub = request.subresource
+    if sub and verb in ("list", "watch", "deletecollection"):
+        return f"'{verb}' of a subresource has no request form"
+    if sub and request.name and sub not in SAFE_NAMED_SUBRESOURCES:
+        return (
+            f"a real request to {resource.name}/{request.name}/{sub} could act on that object "
+            "(dryRun does not cover it)"
+        )
+    name = request.name or PROBE_NAME
+    dry_run = (("dryRun", "All"),)
+    by_name = (("fieldSelector", f"metadata.name={request.name}"),) if request.name else ()
+    collection = _collection(resource, request.namespace)
+    if verb == "get":
+        return Probe("GET", _object(resource, request, name))
+    if verb == "list":
+        return Probe("GET", collection, (*by_name, ("limit", "1")))
+    if verb == "watch":
+        return Probe("GET", collection, (*by_name, ("watch", "1"), ("timeoutSeconds", "1")))
+    if verb == "create":
+        if sub:
+            return Probe("POST", _object(resource, request, name), dry_run, body={})
+        return Probe("POST", collection, dry_run, body=_minimal_object(resource, request, name))
+    if verb == "update":
+        body = {} if sub else _minimal_object(resource, request, name)
+        return Probe("PUT", _object(resource, request, name), dry_run, body=body)
+    if verb == "patch":
+        return Probe(
+            "PATCH",
+            _object(resource, request, name),
+            dry_run,
+            body={},
+            content_type="application/merge-patch+json",
+        )
+    if verb == "delete":
+        return Probe("DELETE", _object(resource, request, name), dry_run)
+    if verb == "deletecollection":
+        return Probe("DELETE", collection, (*dry_run, ("labelSelector", NEVER_MATCHING_SELECTOR)))
+    return f"verb '{verb}' has no request form"
+
+
+def _send(client: httpx.Client, probe: Probe) -> tuple[int, bytes]:
+    """Status and (for errors) body; a success body is never read (watches, logs stream)."""
+    kwargs: dict[str, Any] = {"params": list(probe.params)}
+    if probe.body is not None:
+        kwargs["content"] = json.dumps(probe.body).encode()
+        kwargs["headers"] = {"Content-Type": probe.content_type}
+    try:
+        with client.stream(probe.method, probe.path, **kwargs) as response:
+            if response.is_success:
+                return response.status_code, b""
+            return response.status_code, response.read()
+    except httpx.HTTPStatusError as exc:  # the plugin's client raises ApiError for non-2xx
+        response = exc.response
+        try:
+            content = response.read()
+        except httpx.HTTPError:
+            content = b""
+        return response.status_code, content
+    except httpx.HTTPError as exc:
+        raise ProbeFailed(f"{probe.describe()} got no answer: {exc}") from None
+
+
+def interpret(
+    resolved: Resolved,
+    probe: Probe,
+    status: int,
+    body: bytes,
+    *,
+    subject: str = "",
+    impersonating: bool = False,
+) -> AccessDecision:
+    """The decision a real answer implies; raises :class:`ProbeFailed` when it implies none."""
+    request = resolved.request
+    sent = probe.describe()
+    if status < 400:
+        return AccessDecision(
+            request=request,
+            allowed=True,
+            reason=f"{sent} -> {status}",
+            method="request",
+            subject=subject,
+        )
+    _, reason, message = parse_error_body(status, body)
+    message = clean_text(message)
+    answered = f"{sent} -> {status} {reason}".rstrip()
+    if status == 403:
+        if impersonating and _IMPERSONATION_DENIAL.search(message):
+            raise ProbeFailed(f"the runner may not impersonate this subject: {message}")
+        if _AUTHZ_DENIAL.search(message):
+            return AccessDecision(
+                request=request, allowed=False, reason=message, method="request", subject=subject
+            )
+        return AccessDecision(
+            request=request,
+            allowed=True,
+            reason=f"{answered}: {message}",
+            method="request",
+            subject=subject,
+            note="authorization passed; a later stage (admission) refused the request",
+        )
+    if status == 401:
+        raise ProbeFailed(f"{answered}: the server did not accept the runner's credentials")
+    if status == 429 or status >= 500:
+        raise ProbeFailed(f"{answered}: {message} (an answer that decides nothing)")
+    return AccessDecision(
+        request=request,
+        allowed=True,
+        reason=f"{answered}: {message}" if message else answered,
+        method="request",
+        subject=subject,
+        note=f"authorization passed; the server then answered {status} {reason}".rstrip(),
+    )
+
+
+def probe(
+    client: httpx.Client, resolved: Resolved, *, subject: str = "", impersonating: bool = False
+) -> AccessDecision | str:
+    """Send the real request for ``resolved`` as ``client``; a str when there is no request form.
+
+    Raises :class:`ProbeFailed` when the answer decides nothing.
+    """
+    built = build_probe(resolved)
+    if isinstance(built, str):
+        return built
+    status, body = _send(client, built)
+    return interpret(resolved, built, status, body, subject=subject, impersonating=impersonating)

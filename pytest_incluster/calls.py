@@ -1,0 +1,64 @@
+"""The record of every API call a test made.
+
+The client appends an :class:`ApiCall` for each HTTP attempt (retries included); the markers read
+it to explain a missing 403, and the report shows it per test. Bodies are never recorded: only
+method, path with query, status, reason and the server's message, so nothing secret is kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One HTTP attempt against the API server, as shown in reports and failure messages."""
+
+    method: str
+    path: str  # path plus query string, relative to the server URL; never a body
+    status: int | None  # None when no response arrived (connection error, timeout)
+    reason: str = ""  # Status.reason from the server (e.g. "Forbidden"), or the HTTP phrase
+    message: str = ""  # Status.message for errors, or the transport error; untrusted text
+    duration_s: float = 0.0
+    impersonated_user: str | None = None
+    attempt: int = 1  # 2, 3, ... for retries of the same logical request
+    test_id: str | None = None  # pytest nodeid that was running, filled in by the log
+
+    def describe(self) -> str:
+        """One line such as ``GET /api/v1/namespaces/default/pods -> 403 Forbidden``."""
+        status = "no response" if self.status is None else str(self.status)
+        reason = f" {self.reason}" if self.reason else ""
+        retry = f" (attempt {self.attempt})" if self.attempt > 1 else ""
+        who = f" as {self.impersonated_user}" if self.impersonated_user else ""
+        return f"{self.method} {self.path}{who} -> {status}{reason}{retry}"
+
+
+@dataclass
+class CallLog:
+    """Thread-safe list of calls, tagged with the test that was running when each was made."""
+
+    _calls: list[ApiCall] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    current_test: str | None = None
+
+    def record(self, call: ApiCall) -> None:
+        """Append ``call``, stamping it with the running test's nodeid."""
+        if call.test_id is None and self.current_test is not None:
+            call = ApiCall(**{**call.__dict__, "test_id": self.current_test})
+        with self._lock:
+            self._calls.append(call)
+
+    def for_test(self, nodeid: str) -> list[ApiCall]:
+        """Calls made while ``nodeid`` ran (setup, call and teardown)."""
+        with self._lock:
+            return [c for c in self._calls if c.test_id == nodeid]
+
+    def __iter__(self) -> Iterator[ApiCall]:
+        with self._lock:
+            return iter(list(self._calls))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._calls)

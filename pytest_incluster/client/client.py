@@ -1,0 +1,566 @@
+"""``K8sClient``: an ``httpx.Client`` for one API server that speaks Kubernetes errors.
+
+It is a plain httpx client (``k8s.get("/api/v1/namespaces")`` works) with the server as base
+URL, TLS verified against the cluster CA, bearer auth that follows token rotation, bounded
+retries, and every attempt recorded in the call log. Any non-2xx answer raises a typed
+:class:`~pytest_incluster.client.errors.ApiError` (``Forbidden``, ``NotFound``, ...) from
+``send``, so every verb method raises; a connection failure raises ``ApiUnreachable`` and a
+certificate problem ``TLSError``, each a one-line message.
+
+The helpers on top (``whoami``, ``can_i``, ``impersonate``, ``create``/``apply``/``delete`` with
+tracking, ``wait_for_access``) are what access tests need and are thin: requests are built by
+small pure functions (``paths``, ``access.review``) and sent through the same client.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from copy import deepcopy
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+
+from pytest_incluster import __version__
+from pytest_incluster.access import review as review_module
+from pytest_incluster.access.decision import AccessDecision, AccessRequest
+from pytest_incluster.calls import CallLog
+from pytest_incluster.client.auth import StaticTokenAuth, TokenFileAuth
+from pytest_incluster.client.errors import (
+    AccessWaitTimeout,
+    ApiError,
+    ApiUnreachable,
+    CleanupError,
+    TLSError,
+    error_from_response,
+)
+from pytest_incluster.client.identity import Identity
+from pytest_incluster.client.identity import whoami as fetch_identity
+from pytest_incluster.client.impersonation import HEADER_NAMES, Impersonation
+from pytest_incluster.client.paths import ResourceLike, resource_path
+from pytest_incluster.client.tls import ssl_context
+from pytest_incluster.client.tracking import (
+    DEFAULT_WAIT_S,
+    CleanupResult,
+    TrackedObject,
+    Tracker,
+    TrackingState,
+    delete_objects,
+)
+from pytest_incluster.client.transport import RetryPolicy, RetryTransport, is_tls_failure
+from pytest_incluster.config.model import ClusterConfig
+
+if TYPE_CHECKING:
+    from pytest_incluster.client.discovery import Discovery
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+APPLY_PATCH = "application/apply-patch+yaml"
+_IMPERSONATE_LOWER = {name.lower() for name in HEADER_NAMES}
+
+
+def _budget(timeout: httpx.Timeout | float) -> float:
+    """Seconds the retries of one request may take: the read timeout (30 s if unbounded)."""
+    if isinstance(timeout, int | float):
+        return float(timeout)
+    return float(timeout.read) if timeout.read is not None else 30.0
+
+
+def _proxy_for(server: str) -> str | None:
+    """The environment's proxy for ``server`` (only with ``trust_env=True``), honouring NO_PROXY."""
+    url = httpx.URL(server)
+    if urllib.request.proxy_bypass(url.host):
+        return None
+    return urllib.request.getproxies().get(url.scheme)
+
+
+class _Shared:
+    """What a client and the clients made by ``impersonate()`` have in common."""
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        transport: RetryTransport,
+        auth: httpx.Auth | None,
+        timeout: httpx.Timeout | float,
+        call_log: CallLog | None,
+    ) -> None:
+        self.config = config
+        self.transport = transport
+        self.auth = auth
+        self.timeout = timeout
+        self.call_log = call_log
+        self.tracking = TrackingState()
+        self.discovery: Discovery | None = None
+        self.root: K8sClient | None = None  # the client that created this family
+
+
+class _Borrowed(httpx.BaseTransport):
+    """The family's transport, lent to an impersonating client; closing the child keeps it."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        pass
+
+
+def _build_auth(
+    config: ClusterConfig, on_secret: Callable[[str], None] | None
+) -> httpx.Auth | None:
+    if config.token_file is not None:
+        return TokenFileAuth(config.token_file, on_secret=on_secret)
+    if config.token is not None:
+        return StaticTokenAuth(config.token, on_secret=on_secret)
+    return None
+
+
+class K8sClient(httpx.Client):
+    """An httpx client for the configured API server; see the module docstring."""
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        *,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retries: int = 3,
+        call_log: CallLog | None = None,
+        on_secret: Callable[[str], None] | None = None,
+        impersonate: Impersonation | None = None,
+        trust_env: bool = False,
+        max_concurrency: int = 16,
+        _shared: _Shared | None = None,
+    ) -> None:
+        if _shared is None:
+            inner = httpx.HTTPTransport(
+                verify=ssl_context(config),
+                limits=httpx.Limits(
+                    max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+                ),
+                proxy=_proxy_for(config.server) if trust_env else None,
+            )
+            transport = RetryTransport(
+                inner,
+                policy=RetryPolicy(retries=max(0, retries), budget=_budget(timeout)),
+                call_log=call_log,
+            )
+            _shared = _Shared(config, transport, _build_auth(config, on_secret), timeout, call_log)
+            own_transport: httpx.BaseTransport = transport
+        else:
+            own_transport = _Borrowed(_shared.transport)
+        if _shared.root is None:
+            _shared.root = self
+        self._shared = _shared
+        self._impersonation: Impersonation | None = None
+        # Proxies come only from _proxy_for above; httpx's own environment handling would add
+        # transports that bypass retries and the call log, and SSL_CERT_FILE could swap trust.
+        super().__init__(
+            base_url=config.server,
+            auth=_shared.auth,
+            timeout=_shared.timeout,
+            transport=own_transport,
+            trust_env=False,
+            follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": f"pytest-incluster/{__version__}"},
+        )
+        if impersonate is not None:
+            self._apply_impersonation(impersonate)
+
+    # -- identity of this client ---------------------------------------------------------------
+
+    @property
+    def config(self) -> ClusterConfig:
+        return self._shared.config
+
+    @property
+    def namespace(self) -> str:
+        """The default namespace (pod namespace or kubeconfig context namespace)."""
+        return self._shared.config.namespace
+
+    @property
+    def impersonation(self) -> Impersonation | None:
+        return self._impersonation
+
+    @property
+    def impersonated_user(self) -> str | None:
+        return self._impersonation.user if self._impersonation else None
+
+    def __repr__(self) -> str:
+        who = f", impersonating={self._impersonation.user!r}" if self._impersonation else ""
+        return f"K8sClient(server={self.config.server!r}, namespace={self.namespace!r}{who})"
+
+    def _apply_impersonation(self, impersonation: Impersonation | None) -> None:
+        kept = [
+            (k, v) for k, v in self.headers.multi_items() if k.lower() not in _IMPERSONATE_LOWER
+        ]
+        self._impersonation = impersonation
+        self.headers = kept + (impersonation.headers() if impersonation else [])
+
+    def set_impersonation(
+        self, user: str | None, groups: Iterable[str] = (), uid: str | None = None
+    ) -> None:
+        """Make this client act as ``user`` from now on (None: act as itself again)."""
+        self._apply_impersonation(Impersonation.of(user, groups, uid) if user else None)
+
+    def impersonate(
+        self, user: str, groups: Iterable[str] = (), uid: str | None = None
+    ) -> K8sClient:
+        """A client acting as ``user``; same server, credentials, call log and object tracking.
+
+        Explicit ``groups`` gain ``system:authenticated`` (see ``impersonation``). The new client
+        shares this one's connection pool; closing it is optional and leaves this one open.
+        """
+        return K8sClient(
+            self.config, impersonate=Impersonation.of(user, groups, uid), _shared=self._shared
+        )
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        """Send, then raise ``ApiError`` subclasses for non-2xx and ``ApiUnreachable``/``TLSError``
+        for connection failures (``from None``: httpx's chained errors can carry headers)."""
+        try:
+            response = super().send(request, **kwargs)
+        except httpx.TransportError as exc:
+            if isinstance(exc, ApiUnreachable):
+                raise
+            raise self._unreachable(request, exc) from None
+        if response.status_code >= 400:
+            try:
+                response.read()
+            finally:
+                response.close()
+            raise error_from_response(response)
+        return response
+
+    def _unreachable(self, request: httpx.Request, exc: httpx.TransportError) -> ApiUnreachable:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if is_tls_failure(exc):
+            ca = str(self.config.ca_file) if self.config.ca_file else "(system trust store)"
+            return TLSError(
+                self.config.server, str(exc), ca_file=ca, host=request.url.host, request=request
+            )
+        return ApiUnreachable(self.config.server, reason, request=request)
+
+    def _send_as(
+        self, method: str, path: str, impersonation: Impersonation | None, body: Any
+    ) -> httpx.Response:
+        """Send as a given identity regardless of this client's current impersonation."""
+        request = self.build_request(method, path, json=body)
+        kept = [
+            (k, v) for k, v in request.headers.multi_items() if k.lower() not in _IMPERSONATE_LOWER
+        ]
+        request.headers = httpx.Headers(kept + (impersonation.headers() if impersonation else []))
+        return self.send(request)
+
+    # -- questions about identity and access ---------------------------------------------------
+
+    def server_version(self) -> str:
+        """``gitVersion`` from ``/version``, e.g. ``v1.37.2``."""
+        return str(self.get("/version").json().get("gitVersion", "unknown"))
+
+    def whoami(self) -> Identity:
+        """Who the server says this client is (SelfSubjectReview; honours impersonation)."""
+        return fetch_identity(self)
+
+    def can_i(
+        self,
+        verb: str,
+        resource: str,
+        *,
+        group: str = "",
+        namespace: str | None = None,
+        name: str | None = None,
+        subresource: str | None = None,
+        version: str = "",
+    ) -> AccessDecision:
+        """May this client ``verb`` ``resource``? Asked with SelfSubjectAccessReview.
+
+        ``namespace=None`` means this client's namespace (like ``kubectl auth can-i``), except
+        for resource types discovery says are cluster-scoped (``nodes``): asking about those "in
+        a namespace" would let a RoleBinding there answer yes where the real request, which has
+        no namespace, is denied. Pass ``""`` for all namespaces. ``"pods/exec"`` and
+        ``"deployments.apps"`` are split into resource, subresource and group.
+        """
+        if "/" in resource and subresource is None:
+            resource, subresource = resource.split("/", 1)
+        if "." in resource and not group:
+            resource, group = resource.split(".", 1)
+        if namespace is None:
+            namespace = "" if self._cluster_scoped(resource, group) else self.namespace
+        request = AccessRequest(
+            verb=verb,
+            resource=resource,
+            group=group,
+            version=version,
+            namespace=namespace or None,
+            name=name or None,
+            subresource=subresource or None,
+        )
+        return self.review(request)
+
+    def _cluster_scoped(self, resource: str, group: str) -> bool:
+        """True only when discovery knows ``resource`` and says it is cluster-scoped."""
+        from pytest_incluster.client.discovery import DiscoveryError, UnknownResourceType
+
+        try:
+            found = self._discovery().resolve_type(f"{resource}.{group}" if group else resource)
+        except (DiscoveryError, UnknownResourceType, ApiError, ApiUnreachable):
+            return False
+        return not found.namespaced
+
+    def can_i_path(self, verb: str, path: str) -> AccessDecision:
+        """May this client ``verb`` the non-resource URL ``path`` (e.g. ``get /metrics``)?"""
+        return self.review(AccessRequest(verb=verb, path=path))
+
+    def review(self, request: AccessRequest) -> AccessDecision:
+        """The server's SelfSubjectAccessReview answer for ``request``, as this client."""
+        return review_module.review(self, request, subject=self.impersonated_user or "")
+
+    def check_access(
+        self,
+        entry: str,
+        *,
+        namespace: str | None = None,
+        mode: Literal["review", "request"] = "review",
+    ) -> AccessDecision:
+        """Check one access-matrix entry such as ``"list pods -n default"``.
+
+        Delegates to :func:`pytest_incluster.access.check.check_access`: the resource type is
+        resolved with discovery (an unknown type is an error, not a "yes"), and
+        ``mode="request"`` sends the real request with ``dryRun=All`` instead of a review.
+        """
+        from pytest_incluster.access.check import check_access
+
+        return check_access(self, entry, namespace=namespace, mode=mode)
+
+    def wait_for_access(
+        self,
+        check: str | AccessRequest,
+        *,
+        allowed: bool = True,
+        timeout: float = 30.0,
+        interval: float = 0.5,
+    ) -> AccessDecision:
+        """Poll until the decision is ``allowed`` (or forbidden with ``allowed=False``).
+
+        RBAC changes reach the authorizer's cache within moments, not instantly; this is the
+        bounded wait a test needs after granting or revoking. Raises ``AccessWaitTimeout`` (an
+        ``AssertionError``) with the last decision and reason.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            decision = self.check_access(check) if isinstance(check, str) else self.review(check)
+            if decision.allowed == allowed:
+                return decision
+            if time.monotonic() + interval > deadline:
+                wanted = "allowed" if allowed else "forbidden"
+                who = decision.subject or "the runner"
+                reason = decision.reason or decision.evaluation_error or "no reason given"
+                raise AccessWaitTimeout(
+                    f"After {timeout:g}s, {decision.request.describe()!r} is still "
+                    f"{decision.verdict} for {who} (waited for {wanted}); last reason: {reason}",
+                    decision,
+                )
+            time.sleep(interval)
+
+    # -- objects -------------------------------------------------------------------------------
+
+    def _discovery(self) -> Discovery:
+        """One discovery cache per client family, fetched with the family's first client."""
+        if self._shared.discovery is None:
+            from pytest_incluster.client.discovery import Discovery
+
+            self._shared.discovery = Discovery(self._shared.root or self)
+        return self._shared.discovery
+
+    def _resource(self, api_version: str, kind: str) -> ResourceLike:
+        resource: ResourceLike = self._discovery().for_kind(api_version, kind)
+        return resource
+
+    def _object_namespace(
+        self, resource: ResourceLike, obj: Mapping[str, Any], namespace: str | None
+    ) -> str | None:
+        if not resource.namespaced:
+            return None
+        meta = obj.get("metadata") or {}
+        return namespace or meta.get("namespace") or self.namespace
+
+    @staticmethod
+    def _identify(obj: Mapping[str, Any], *, need_name: bool) -> tuple[str, str, str]:
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        name = (obj.get("metadata") or {}).get("name") or ""
+        if not isinstance(api_version, str) or not isinstance(kind, str) or not api_version:
+            raise ValueError("the object needs 'apiVersion' and 'kind' strings")
+        if need_name and not name:
+            raise ValueError(f"the {kind} needs metadata.name for server-side apply")
+        return api_version, kind, str(name)
+
+    @staticmethod
+    def _query(dry_run: bool, **extra: str) -> dict[str, str]:
+        params = dict(extra)
+        if dry_run:
+            params["dryRun"] = "All"
+        return params
+
+    def _track(self, created: Mapping[str, Any], path: str, api_version: str, kind: str) -> None:
+        meta = created.get("metadata") or {}
+        self._shared.tracking.add(
+            api_version=api_version,
+            kind=kind,
+            name=str(meta.get("name", "")),
+            namespace=meta.get("namespace"),
+            uid=meta.get("uid"),
+            path=path,
+            impersonation=self._impersonation,
+            test_id=self._shared.call_log.current_test if self._shared.call_log else None,
+        )
+
+    def create(
+        self, obj: Mapping[str, Any], *, namespace: str | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """POST ``obj``; the server's object is returned and (unless dry-run) tracked.
+
+        The namespace is ``namespace``, else the object's, else this client's. ``dry_run``
+        sends ``dryRun=All``: authorized and admitted exactly like the real request, stored
+        nowhere.
+        """
+        api_version, kind, _ = self._identify(obj, need_name=False)
+        resource = self._resource(api_version, kind)
+        ns = self._object_namespace(resource, obj, namespace)
+        body = dict(obj)
+        if ns is not None:
+            body["metadata"] = {**(obj.get("metadata") or {}), "namespace": ns}
+        response = self.post(
+            resource_path(resource, namespace=ns), json=body, params=self._query(dry_run)
+        )
+        created: dict[str, Any] = response.json()
+        if not dry_run:
+            name = str((created.get("metadata") or {}).get("name", ""))
+            self._track(
+                created, resource_path(resource, namespace=ns, name=name), api_version, kind
+            )
+        return created
+
+    def apply(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        namespace: str | None = None,
+        dry_run: bool = False,
+        field_manager: str = "pytest-incluster",
+        force: bool = True,
+    ) -> dict[str, Any]:
+        """Server-side apply ``obj``; tracked only when this call created it (201 Created)."""
+        api_version, kind, name = self._identify(obj, need_name=True)
+        resource = self._resource(api_version, kind)
+        ns = self._object_namespace(resource, obj, namespace)
+        body = deepcopy(dict(obj))
+        if ns is not None:
+            body["metadata"] = {**(obj.get("metadata") or {}), "namespace": ns}
+        path = resource_path(resource, namespace=ns, name=name)
+        params = self._query(dry_run, fieldManager=field_manager)
+        if force:
+            params["force"] = "true"
+        response = self.patch(
+            path,
+            content=json.dumps(body).encode(),
+            headers={"Content-Type": APPLY_PATCH},
+            params=params,
+        )
+        applied: dict[str, Any] = response.json()
+        if response.status_code == 201 and not dry_run:
+            self._track(applied, path, api_version, kind)
+        return applied
+
+    def get_object(
+        self, api_version: str, kind: str, name: str, *, namespace: str | None = None
+    ) -> dict[str, Any]:
+        """GET one object; ``namespace`` defaults to this client's for namespaced kinds."""
+        resource = self._resource(api_version, kind)
+        ns = (namespace or self.namespace) if resource.namespaced else None
+        result: dict[str, Any] = self.get(resource_path(resource, namespace=ns, name=name)).json()
+        return result
+
+    def delete(  # type: ignore[override]
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        *,
+        namespace: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """DELETE one object (background propagation); returns the server's answer.
+
+        This replaces ``httpx.Client.delete(url)``; for a raw DELETE use
+        ``k8s.request("DELETE", path)``.
+        """
+        resource = self._resource(api_version, kind)
+        ns = (namespace or self.namespace) if resource.namespaced else None
+        options: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "propagationPolicy": "Background",
+        }
+        if dry_run:
+            # With a body the server reads DeleteOptions from it and ignores the query, so
+            # dryRun must be in the body; the query copy only makes logs and errors show it.
+            options["dryRun"] = ["All"]
+        response = self.request(
+            "DELETE",
+            resource_path(resource, namespace=ns, name=name),
+            params=self._query(dry_run),
+            json=options,
+        )
+        result: dict[str, Any] = response.json()
+        return result
+
+    # -- cleanup of what tests created ---------------------------------------------------------
+
+    def tracked_objects(self, test_id: str | None = None) -> list[TrackedObject]:
+        """Objects created and not yet cleaned up (of one test, or all)."""
+        return self._shared.tracking.snapshot(test_id=test_id)
+
+    def begin_tracking(self) -> Tracker:
+        """Start a scope; ``end_tracking(tracker)`` deletes what was created after this call."""
+        return Tracker(self._shared.tracking)
+
+    def end_tracking(self, tracker: Tracker, *, wait: float = DEFAULT_WAIT_S) -> CleanupResult:
+        """Delete the scope's objects (never raises; see ``CleanupResult.failed``)."""
+        tracker.result = self._cleanup(self._shared.tracking.take(since=tracker.start), wait)
+        return tracker.result
+
+    @contextmanager
+    def tracking(self, *, wait: float = DEFAULT_WAIT_S) -> Iterator[Tracker]:
+        """``with k8s.tracking() as t:`` deletes objects created inside, even on failure.
+
+        Raises ``CleanupError`` when something could not be deleted, unless the block is
+        already raising (the original error matters more; the failure is logged).
+        """
+        tracker = self.begin_tracking()
+        try:
+            yield tracker
+        finally:
+            result = self.end_tracking(tracker, wait=wait)
+        if not result.ok:
+            raise CleanupError(result.describe())
+
+    def delete_tracked(
+        self, test_id: str | None = None, *, wait: float = DEFAULT_WAIT_S
+    ) -> CleanupResult:
+        """Delete tracked objects of ``test_id`` (all when None), e.g. at teardown or interrupt."""
+        return self._cleanup(self._shared.tracking.take(test_id=test_id), wait)
+
+    def _cleanup(self, objects: list[TrackedObject], wait: float) -> CleanupResult:
+        if not objects:
+            return CleanupResult()
+        return delete_objects(self._send_as, objects, wait=wait)
+
+
+__all__ = ["DEFAULT_TIMEOUT", "ApiError", "K8sClient"]

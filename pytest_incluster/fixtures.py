@@ -1,0 +1,73 @@
+"""The fixtures test authors type: the cluster as a pod sees it, and a client for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_incluster.config.errors import ConfigError
+from pytest_incluster.fixtures_support import cluster_config, fail_without_cluster, session_client
+
+if TYPE_CHECKING:
+    from pytest_incluster.client import K8sClient
+    from pytest_incluster.client.identity import Identity
+    from pytest_incluster.config.model import ClusterConfig
+
+
+@pytest.fixture(scope="session")
+def k8s_config(pytestconfig: pytest.Config) -> ClusterConfig:
+    """The resolved configuration: server, namespace, token file, CA, and where each came from."""
+    try:
+        return cluster_config(pytestconfig)
+    except ConfigError as exc:
+        fail_without_cluster(pytestconfig, exc)
+
+
+@pytest.fixture(scope="session")
+def k8s_server(k8s_config: ClusterConfig) -> str:
+    """The API server URL, e.g. ``https://10.96.0.1:443``."""
+    return k8s_config.server
+
+
+@pytest.fixture
+def k8s_token(k8s_config: ClusterConfig) -> str:
+    """The current bearer token, read now (so a rotated token is seen); empty if none is used.
+
+    Function-scoped on purpose: a session-scoped value would go stale when the kubelet rotates
+    the projected token. Treat it as a secret; the report redacts it wherever it appears.
+    """
+    if k8s_config.token_file is not None:
+        return k8s_config.token_file.read_text().strip()
+    if k8s_config.token is not None:
+        return k8s_config.token.reveal()
+    return ""
+
+
+@pytest.fixture(scope="session")
+def k8s_ca_file(k8s_config: ClusterConfig) -> Path | None:
+    """Path of the CA bundle that verifies the API server (None only for plain-HTTP proxies)."""
+    return k8s_config.ca_file
+
+
+@pytest.fixture(scope="session")
+def k8s_namespace(k8s_config: ClusterConfig) -> str:
+    """The namespace the runner works in (pod namespace, or from the kubeconfig context)."""
+    return k8s_config.namespace
+
+
+@pytest.fixture(scope="session")
+def k8s(pytestconfig: pytest.Config, k8s_config: ClusterConfig) -> K8sClient:
+    """The authenticated client (an ``httpx.Client`` with the server as base URL).
+
+    Non-2xx responses raise typed errors (``Forbidden``, ``NotFound``, ...). Objects created
+    through ``k8s.create``/``k8s.apply`` in a test are deleted when that test ends.
+    """
+    return session_client(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def k8s_identity(k8s: K8sClient) -> Identity:
+    """Who the API server says the runner is (SelfSubjectReview): username, uid, groups."""
+    return k8s.whoami()

@@ -1,0 +1,82 @@
+"""Lazy, cached access to the session's configuration and client.
+
+Resolution happens on first use, not at start-up, so a run whose tests need no cluster never
+fails for lack of one, and every test that does need one gets the same one-paragraph error.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, NoReturn
+
+import pytest
+
+from pytest_incluster.config.errors import ConfigError
+from pytest_incluster.settings import get_setting, number
+from pytest_incluster.state import get_state
+
+if TYPE_CHECKING:
+    from pytest_incluster.client import K8sClient
+    from pytest_incluster.config.model import ClusterConfig
+
+
+def cluster_config(config: pytest.Config) -> ClusterConfig:
+    """The resolved configuration; raises the (cached) :class:`ConfigError` if there is none."""
+    state = get_state(config)
+    if state.cluster_config is not None:
+        return state.cluster_config
+    if state.cluster_error is not None:
+        raise state.cluster_error
+    from pytest_incluster.config.discovery import resolve
+
+    try:
+        resolved = resolve(state.options, os.environ)
+    except ConfigError as exc:
+        state.cluster_error = exc
+        raise
+    state.cluster_config = resolved
+    if resolved.insecure_skip_tls_verify:
+        state.warnings.append(
+            "TLS verification of the API server is DISABLED "
+            f"({resolved.sources.get('insecure', '--incluster-insecure-skip-tls-verify')}): "
+            "anyone on the network path could impersonate the API server."
+        )
+    return resolved
+
+
+def session_client(config: pytest.Config) -> K8sClient:
+    """The session's authenticated client, created on first use and closed at unconfigure."""
+    state = get_state(config)
+    if state.client is not None:
+        client: K8sClient = state.client
+        return client
+    from pytest_incluster.client import K8sClient
+
+    resolved = cluster_config(config)
+    timeout = float(number(config, "timeout"))
+    import httpx
+
+    client = K8sClient(
+        resolved,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        retries=int(number(config, "retries")),
+        call_log=state.calls,
+        on_secret=state.redactor.add_secret,
+        trust_env=bool(get_setting(config, "trust_env").value),
+        max_concurrency=int(number(config, "concurrency")),
+    )
+    state.client = client
+    return client
+
+
+def fail_without_cluster(config: pytest.Config, exc: ConfigError) -> NoReturn:
+    """Turn a configuration error into a test error (or a skip with --incluster-skip-unavailable).
+
+    ``pytrace=False``: the message is the whole story; a traceback into the plugin would only
+    hide it.
+    """
+    from pytest_incluster.config.errors import NoClusterFound
+
+    if isinstance(exc, NoClusterFound) and get_setting(config, "skip_unavailable").value:
+        pytest.skip(f"no Kubernetes cluster: {exc}")
+    pytest.fail(f"{exc} (see {exc.help_url})", pytrace=False)

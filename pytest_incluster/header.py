@@ -1,0 +1,46 @@
+"""The terminal header: one line saying which cluster, as whom, and why these values.
+
+Connecting here (``/version`` and SelfSubjectReview) is deliberate: a wrong server or identity is
+the most common reason an access suite proves nothing, and the header is where people look first.
+Failures never abort the run; they are shown in the line and left to the tests to report.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_incluster.config.errors import ConfigError
+from pytest_incluster.fixtures_support import cluster_config, session_client
+from pytest_incluster.state import get_state
+
+
+def header_lines(config: pytest.Config) -> list[str]:
+    """``incluster: server ... | kubernetes ... | identity ... | namespace ... | source ...``."""
+    state = get_state(config)
+    try:
+        resolved = cluster_config(config)
+    except ConfigError as exc:
+        first = str(exc).split(". ")[0]
+        return [f"incluster: no cluster ({first}); tests that need one will error"]
+    version = identity = "unknown"
+    try:
+        client = session_client(config)
+        state.server_version = client.server_version()
+        version = state.server_version
+        state.identity = client.whoami()
+        identity = state.identity.username
+        groups = [g for g in state.identity.groups if g != "system:authenticated"]
+        if groups:
+            identity += f" (groups {', '.join(groups)})"
+        if not any(w.startswith("runner privilege") for w in state.warnings):
+            from pytest_incluster.report.privilege import privilege_warnings
+
+            state.warnings.extend(privilege_warnings(client))
+    except Exception as exc:
+        version = f"unreachable: {state.redactor.redact(str(exc)).splitlines()[0]}"
+    lines = [
+        f"incluster: server {resolved.server} | kubernetes {version} | identity {identity} | "
+        f"namespace {resolved.namespace} | source {resolved.source}"
+    ]
+    lines.extend(f"incluster WARNING: {w}" for w in state.warnings)
+    return lines

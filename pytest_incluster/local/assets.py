@@ -1,0 +1,170 @@
+"""Find a directory holding ``etcd``, ``kube-apiserver`` and ``kubectl``, building it if needed.
+
+Resolution order, first match wins:
+
+1. an explicit directory (``--dir``): it must hold all three binaries, else a user error, because
+   silently building something else would hide a typo;
+2. ``KUBEBUILDER_ASSETS``, the variable controller-runtime's envtest uses, when it holds all
+   three (one that lacks a binary is skipped and the reason reported through ``progress``);
+3. the per-version cache ``${XDG_CACHE_HOME:-~/.cache}/pytest-incluster/k8s/<version>/``, kept
+   outside the repository so every checkout and virtualenv shares one build;
+4. a build from the Go module proxy with the local Go (:mod:`.build`), written into the cache.
+
+Concurrent callers (two terminals, xdist workers, CI jobs sharing a cache) serialise on an
+``fcntl`` lock file next to the version directory; the build happens in a temporary directory on
+the same file system and is renamed into place, so a reader never sees a half-written cache.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from pytest_incluster.local.errors import LocalError
+from pytest_incluster.local.versions import BINARIES, DEFAULT_KUBERNETES_VERSION
+
+Progress = Callable[[str], None]
+
+_VERSION_RE = re.compile(r"^v\d+\.\d+\.\d+$")
+
+
+class AssetsError(LocalError):
+    """The binaries cannot be found or built; ``str()`` is a one-paragraph message with the fix."""
+
+
+def _quiet(_: str) -> None:
+    """Default progress sink: libraries do not print unless asked to."""
+
+
+def cache_root(env: Mapping[str, str] | None = None) -> Path:
+    """``${XDG_CACHE_HOME:-~/.cache}/pytest-incluster/k8s``: one subdirectory per version."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pytest-incluster" / "k8s"
+
+
+def missing_binaries(directory: Path) -> list[str]:
+    """The names from :data:`BINARIES` that are not executable files in ``directory``."""
+    return [
+        name
+        for name in BINARIES
+        if not ((directory / name).is_file() and os.access(directory / name, os.X_OK))
+    ]
+
+
+def check_version(version: str) -> str:
+    """Reject anything but ``vMAJOR.MINOR.PATCH`` before it reaches a path or a go command."""
+    if not _VERSION_RE.match(version):
+        raise AssetsError(
+            f"--kubernetes-version {version!r} is not a Kubernetes release version; pass one of "
+            f"the form vMAJOR.MINOR.PATCH, for example {DEFAULT_KUBERNETES_VERSION}."
+        )
+    return version
+
+
+def resolve_assets(
+    directory: Path | None = None,
+    *,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    build: bool = True,
+    progress: Progress = _quiet,
+    env: Mapping[str, str] | None = None,
+) -> Path:
+    """Return a directory holding all of :data:`BINARIES`, building into the cache if allowed.
+
+    ``env`` defaults to ``os.environ``; it is a parameter so tests can vary
+    ``KUBEBUILDER_ASSETS``, ``XDG_CACHE_HOME`` and ``PATH`` without touching the process.
+    """
+    env = os.environ if env is None else env
+    check_version(kubernetes_version)
+    if directory is not None:
+        missing = missing_binaries(directory)
+        if missing:
+            raise AssetsError(
+                f"--dir {directory} does not hold the control-plane binaries (missing or not "
+                f"executable: {', '.join(missing)}). Point --dir at a directory with etcd, "
+                "kube-apiserver and kubectl, or leave it out to use the cache (built on first "
+                "use when Go is installed)."
+            )
+        return directory.resolve()
+
+    reasons: list[str] = []
+    envtest = env.get("KUBEBUILDER_ASSETS")
+    if envtest:
+        missing = missing_binaries(Path(envtest))
+        if not missing:
+            return Path(envtest).resolve()
+        reasons.append(f"KUBEBUILDER_ASSETS={envtest} lacks {', '.join(missing)}")
+        progress(f"ignoring {reasons[-1]}; using the cache instead")
+    else:
+        reasons.append("KUBEBUILDER_ASSETS is not set")
+
+    target = cache_root(env) / kubernetes_version
+    if not missing_binaries(target):
+        return target
+    reasons.append(f"the cache {target} is empty")
+    if not build:
+        raise AssetsError(
+            f"No control-plane binaries for Kubernetes {kubernetes_version}: "
+            f"{'; '.join(reasons)}. Run `pytest-incluster assets` once to build them, or set "
+            "KUBEBUILDER_ASSETS to a directory holding etcd, kube-apiserver and kubectl."
+        )
+    go = shutil.which("go", path=env.get("PATH", os.defpath))
+    if go is None:
+        raise AssetsError(
+            f"No control-plane binaries for Kubernetes {kubernetes_version} and no Go to build "
+            f"them ({'; '.join(reasons)}; `go` is not on PATH). Either set KUBEBUILDER_ASSETS "
+            "(or pass --dir) to a directory holding etcd, kube-apiserver and kubectl, for "
+            "example one prepared by controller-runtime's setup-envtest, or install Go "
+            "1.26 or newer and put `go` on PATH so `pytest-incluster assets` can build them "
+            f"once into {target} (a cold build takes about ten minutes on two cores)."
+        )
+    return _build_locked(target, kubernetes_version, go=go, progress=progress, env=env)
+
+
+@contextmanager
+def _exclusive(lock_file: Path, progress: Progress) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_file``; say so when another process holds it."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(f"waiting for another process building into the cache (lock {lock_file})")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_locked(
+    target: Path, version: str, *, go: str, progress: Progress, env: Mapping[str, str]
+) -> Path:
+    """Build into a temporary sibling of ``target`` and rename it into place, under the lock."""
+    from pytest_incluster.local.build import build_assets  # only needed on a cache miss
+
+    with _exclusive(target.parent / f".{version}.lock", progress):
+        if not missing_binaries(target):  # another process finished while we waited
+            return target
+        if target.exists():  # a partial directory from something else; never merge into it
+            shutil.rmtree(target)
+        work = Path(tempfile.mkdtemp(prefix=f".{version}.build-", dir=target.parent))
+        log = target.parent / f"{version}.build.log"
+        started = time.monotonic()
+        try:
+            out = work / "out"
+            out.mkdir()
+            build_assets(version, out, work, go=go, log_file=log, progress=progress, env=env)
+            out.rename(target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        progress(f"built Kubernetes {version} into {target} in {time.monotonic() - started:.0f}s")
+        return target

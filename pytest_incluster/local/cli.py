@@ -1,0 +1,192 @@
+"""``pytest-incluster``: get the control-plane binaries and run a local cluster by hand.
+
+::
+
+    pytest-incluster assets [--dir DIR] [--kubernetes-version V]
+    pytest-incluster cluster up [--dir DIR] [--apply PATH]...
+    pytest-incluster cluster serviceaccount NAMESPACE/NAME --out DIR [--create] [--dir DIR]
+    pytest-incluster cluster down [--dir DIR]
+
+``assets`` prints only the directory on stdout (progress goes to stderr), so
+``export KUBEBUILDER_ASSETS="$(pytest-incluster assets)"`` works. ``cluster up`` starts a detached
+control plane that outlives the command, or reuses the one already running in DIR; it writes
+``DIR/kubeconfig`` (admin) and ``DIR/env`` (``KUBERNETES_SERVICE_HOST``/``_PORT``, for
+``source``) and prints the server URL. User errors are one paragraph on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pytest_incluster.local.errors import LocalError
+from pytest_incluster.local.versions import DEFAULT_KUBERNETES_VERSION
+
+if TYPE_CHECKING:
+    from pytest_incluster.local.controlplane import ControlPlane
+
+PROG = "pytest-incluster"
+
+
+def default_cluster_dir() -> Path:
+    """``${XDG_STATE_HOME:-~/.local/state}/pytest-incluster/cluster``."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "pytest-incluster" / "cluster"
+
+
+def _progress(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Local Kubernetes control plane for pytest-incluster."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    assets = commands.add_parser(
+        "assets",
+        help="print a directory holding etcd, kube-apiserver and kubectl (building if needed)",
+        description="Print a directory holding etcd, kube-apiserver and kubectl: --dir, else "
+        "KUBEBUILDER_ASSETS if complete, else the per-version cache, building it with Go.",
+    )
+    assets.add_argument("--dir", type=Path, help="use this directory (must hold all three)")
+    assets.add_argument(
+        "--kubernetes-version",
+        default=DEFAULT_KUBERNETES_VERSION,
+        metavar="V",
+        help=f"Kubernetes release to use or build (default: {DEFAULT_KUBERNETES_VERSION})",
+    )
+
+    cluster = commands.add_parser("cluster", help="run a detached local control plane")
+    actions = cluster.add_subparsers(dest="action", required=True, metavar="ACTION")
+    dir_help = f"state directory (default: {default_cluster_dir()})"
+
+    up = actions.add_parser("up", help="start (or reuse) a control plane and print its URL")
+    up.add_argument("--dir", type=Path, default=None, help=dir_help)
+    up.add_argument(
+        "--apply",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="manifest file or directory to server-side apply (repeatable)",
+    )
+
+    sa = actions.add_parser(
+        "serviceaccount", help="write a pod-style token/ca.crt/namespace directory"
+    )
+    sa.add_argument("service_account", metavar="NAMESPACE/NAME")
+    sa.add_argument("--out", type=Path, required=True, help="directory to write")
+    sa.add_argument(
+        "--create", action="store_true", help="create the namespace and service account"
+    )
+    sa.add_argument("--dir", type=Path, default=None, help=dir_help)
+
+    down = actions.add_parser("down", help="stop the control plane and free its ports")
+    down.add_argument("--dir", type=Path, default=None, help=dir_help)
+    return parser
+
+
+def _assets(args: argparse.Namespace) -> int:
+    from pytest_incluster.local.assets import resolve_assets
+
+    directory = resolve_assets(
+        args.dir, kubernetes_version=args.kubernetes_version, progress=_progress
+    )
+    print(directory)
+    return 0
+
+
+def _write_env(state_dir: Path, port: int) -> Path:
+    env = state_dir / "env"
+    env.write_text(
+        "# Written by `pytest-incluster cluster up`; source it to look like a pod's environment.\n"
+        "export KUBERNETES_SERVICE_HOST=127.0.0.1\n"
+        f"export KUBERNETES_SERVICE_PORT={port}\n"
+    )
+    return env
+
+
+def _up(state_dir: Path, apply: Sequence[Path]) -> int:
+    from pytest_incluster.local.controlplane import ControlPlane, state_dir_lock
+    from pytest_incluster.local.provision import apply_manifests, manifest_files
+
+    manifest_files(apply)  # check the paths before starting anything
+    with state_dir_lock(state_dir):
+        cp = ControlPlane.attach(state_dir)
+        if cp is not None:
+            _progress(f"reusing the control plane already running in {state_dir}")
+        else:
+            _progress(f"starting etcd and kube-apiserver in {state_dir}")
+            cp = ControlPlane.start(state_dir, detached=True)
+        apply_manifests(cp, apply)
+        env = _write_env(cp.state_dir, cp.apiserver_port)
+    _progress(f"admin kubeconfig: {cp.admin_kubeconfig}; pod environment: source {env}")
+    print(cp.server)
+    return 0
+
+
+def _attached(state_dir: Path) -> ControlPlane:
+    from pytest_incluster.local.controlplane import ControlPlane
+
+    cp = ControlPlane.attach(state_dir)
+    if cp is None:
+        raise LocalError(
+            f"No control plane is running in {state_dir}. Start one with "
+            f"`{PROG} cluster up --dir {state_dir}` first (or pass the --dir you used)."
+        )
+    return cp
+
+
+def _serviceaccount(state_dir: Path, spec: str, out: Path, create: bool) -> int:
+    from pytest_incluster.local.provision import parse_service_account, write_pod_dir
+
+    namespace, name = parse_service_account(spec)
+    cp = _attached(state_dir)
+    print(write_pod_dir(cp, namespace, name, out.resolve(), create=create))
+    return 0
+
+
+def _down(state_dir: Path) -> int:
+    from pytest_incluster.local.controlplane import ControlPlane, kill_leftovers, state_dir_lock
+
+    if not state_dir.is_dir():
+        _progress(f"no control plane in {state_dir}; nothing to stop")
+        return 0
+    with state_dir_lock(state_dir):
+        cp = ControlPlane.attach(state_dir)
+        if cp is None:
+            kill_leftovers(state_dir)  # a half-dead one may still hold a port
+            _progress(f"no control plane running in {state_dir}; nothing to stop")
+            return 0
+        cp.stop()
+    _progress(f"stopped the control plane in {state_dir} ({cp.server})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "assets":
+            return _assets(args)
+        state_dir: Path = (args.dir or default_cluster_dir()).resolve()
+        if args.action == "up":
+            return _up(state_dir, args.apply)
+        if args.action == "serviceaccount":
+            return _serviceaccount(state_dir, args.service_account, args.out, args.create)
+        return _down(state_dir)
+    except LocalError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

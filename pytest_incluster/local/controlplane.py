@@ -1,0 +1,518 @@
+"""Start, find, restart and stop a real etcd + kube-apiserver on loopback ports.
+
+Everything a control plane needs lives in its state directory::
+
+    controlplane.json   ports, pids (with start times), assets, detached flag
+    kubeconfig          admin kubeconfig (client certificate, CA), usable with any kubectl
+    pki/                CA, serving and admin certificates, service-account keys
+    etcd/               etcd's data directory (wiped on every start)
+    etcd.log            etcd's output
+    kube-apiserver.log  kube-apiserver's output (appended to across restarts)
+
+The directory is the rendezvous point: pytest-xdist workers and ``pytest-incluster cluster ...``
+commands find a running control plane with :meth:`ControlPlane.attach`. Callers that may start
+concurrently in one directory serialise with :func:`state_dir_lock`.
+
+Readiness means more than "the port is open": ``/readyz`` answers ``ok`` to the admin only after
+every post-start hook has run (RBAC bootstrap roles among them, before which even admin requests
+can be refused), and the ``default`` namespace is created asynchronously after that, so both are
+awaited. Polling stops at once if the process exits, and the error quotes its log.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from pytest_incluster.local import pki as pki_module
+from pytest_incluster.local.errors import LocalError
+from pytest_incluster.local.processes import (
+    ProcessRef,
+    free_port,
+    log_tail,
+    port_in_use,
+    spawn,
+    terminate,
+)
+
+STATE_FILE = "controlplane.json"
+LOCK_FILE = ".lock"
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+API_AUDIENCES = (SERVICE_ACCOUNT_ISSUER, "https://kubernetes.default.svc")
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+_POLL = 0.25
+_GRACE = 10.0
+
+
+class ControlPlaneError(LocalError):
+    """The control plane could not be started or reached; the message quotes the relevant log."""
+
+
+def _stderr_progress(message: str) -> None:
+    print(f"pytest-incluster: {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def state_dir_lock(state_dir: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``state_dir/.lock`` (attach-or-start without races)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class ControlPlane:
+    """A running etcd + kube-apiserver, either started here or found in a state directory."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        assets: Path,
+        etcd_port: int,
+        etcd_peer_port: int,
+        apiserver_port: int,
+        detached: bool,
+    ) -> None:
+        self.state_dir = state_dir
+        self.assets = assets
+        self.etcd_port = etcd_port
+        self.etcd_peer_port = etcd_peer_port
+        self.apiserver_port = apiserver_port
+        self.detached = detached
+        self.server = f"https://127.0.0.1:{apiserver_port}"
+        self.pki = pki_module.Pki.in_dir(state_dir / "pki")
+        self.ca_file = self.pki.ca_cert
+        self.admin_cert_file = self.pki.admin_cert
+        self.admin_key_file = self.pki.admin_key
+        self.admin_kubeconfig = state_dir / "kubeconfig"
+        self.etcd_log = state_dir / "etcd.log"
+        self.apiserver_log = state_dir / "kube-apiserver.log"
+        self.etcd_ref: ProcessRef | None = None
+        self.apiserver_ref: ProcessRef | None = None
+        # Set only in the process that spawned the child, so it can be reaped.
+        self._etcd_popen: subprocess.Popen[bytes] | None = None
+        self._apiserver_popen: subprocess.Popen[bytes] | None = None
+
+    def __repr__(self) -> str:
+        return f"ControlPlane(server={self.server!r}, state_dir={str(self.state_dir)!r})"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        state_dir: Path,
+        *,
+        assets: Path | None = None,
+        timeout: float = 120.0,
+        detached: bool = False,
+        apiserver_port: int | None = None,
+    ) -> ControlPlane:
+        """Start etcd and kube-apiserver in ``state_dir`` and wait until the API is usable.
+
+        ``assets`` defaults to :func:`~pytest_incluster.local.assets.resolve_assets` (which may
+        build, printing progress to stderr). ``detached`` children outlive this process (see
+        :mod:`.processes`); otherwise they die with it. ``apiserver_port`` pins the secure port
+        (default: a free one). Raises :class:`ControlPlaneError` if a live control plane is
+        already recorded in ``state_dir`` or if either process fails to come up.
+        """
+        state_dir = state_dir.resolve()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        live = cls.attach(state_dir)
+        if live is not None:
+            raise ControlPlaneError(
+                f"A control plane is already running in {state_dir} ({live.server}). Reuse it "
+                f"(`pytest-incluster cluster up` does), or stop it first with "
+                f"`pytest-incluster cluster down --dir {state_dir}`."
+            )
+        kill_leftovers(state_dir)
+        if assets is None:
+            from pytest_incluster.local.assets import resolve_assets
+
+            assets = resolve_assets(progress=_stderr_progress)
+        # Ports picked here may be grabbed by someone else before the child binds them (xdist
+        # workers start side by side); then try again with new ones. A pinned port is final.
+        attempts = 1 if apiserver_port is not None else 3
+        for attempt in range(1, attempts + 1):
+            cp = cls._prepare(state_dir, assets.resolve(), detached, apiserver_port)
+            try:
+                cp._start_etcd(timeout)
+                cp._spawn_apiserver()
+                cp._wait_apiserver(timeout)
+            except ControlPlaneError as error:
+                cp.stop()
+                if attempt == attempts or "address already in use" not in str(error):
+                    raise
+            except BaseException:
+                cp.stop()
+                raise
+            else:
+                return cp
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @classmethod
+    def _prepare(
+        cls, state_dir: Path, assets: Path, detached: bool, apiserver_port: int | None
+    ) -> ControlPlane:
+        """Fresh PKI, data directory, logs, ports and kubeconfig; nothing is running yet."""
+        taken = {apiserver_port} if apiserver_port is not None else set()
+
+        def pick() -> int:
+            while (port := free_port()) in taken:
+                pass
+            taken.add(port)
+            return port
+
+        etcd_port, etcd_peer_port = pick(), pick()
+        cp = cls(
+            state_dir,
+            assets=assets,
+            etcd_port=etcd_port,
+            etcd_peer_port=etcd_peer_port,
+            apiserver_port=apiserver_port if apiserver_port is not None else pick(),
+            detached=detached,
+        )
+        shutil.rmtree(state_dir / "etcd", ignore_errors=True)
+        for log in (cp.etcd_log, cp.apiserver_log):
+            log.write_bytes(b"")
+        pki_module.generate(state_dir / "pki")
+        cp._write_kubeconfig()
+        cp._save()
+        return cp
+
+    @classmethod
+    def attach(cls, state_dir: Path) -> ControlPlane | None:
+        """The live control plane recorded in ``state_dir``, or ``None``.
+
+        Live means both recorded processes still exist (pid *and* start time match) and the API
+        server's port accepts connections.
+        """
+        state_dir = state_dir.resolve()
+        try:
+            data = json.loads((state_dir / STATE_FILE).read_text())
+            cp = cls(
+                state_dir,
+                assets=Path(data["assets"]),
+                etcd_port=int(data["etcd_port"]),
+                etcd_peer_port=int(data["etcd_peer_port"]),
+                apiserver_port=int(data["apiserver_port"]),
+                detached=bool(data["detached"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        cp.etcd_ref = ProcessRef.from_json(data.get("etcd"))
+        cp.apiserver_ref = ProcessRef.from_json(data.get("apiserver"))
+        if cp.etcd_ref is None or not cp.etcd_ref.alive():
+            return None
+        if cp.apiserver_ref is None or not cp.apiserver_ref.alive():
+            return None
+        if not port_in_use(cp.apiserver_port):
+            return None
+        return cp
+
+    def stop(self) -> None:
+        """Stop kube-apiserver, then etcd (SIGTERM, SIGKILL after a grace period); idempotent.
+
+        Works on an attached control plane too: that is how ``cluster down`` stops a detached
+        one. The state directory (logs, certificates) is kept for post-mortems.
+        """
+        self.stop_apiserver()
+        terminate(self.etcd_ref, self._etcd_popen, grace=_GRACE)
+        self.etcd_ref, self._etcd_popen = None, None
+        (self.state_dir / STATE_FILE).unlink(missing_ok=True)
+
+    def stop_apiserver(self) -> None:
+        """Stop only kube-apiserver; etcd, and so every object, stays (:meth:`start_apiserver`)."""
+        terminate(self.apiserver_ref, self._apiserver_popen, grace=_GRACE)
+        self.apiserver_ref, self._apiserver_popen = None, None
+        if (self.state_dir / STATE_FILE).exists():
+            self._save()
+
+    def start_apiserver(self, timeout: float = 120.0) -> None:
+        """(Re)start kube-apiserver on the same port and wait until it is ready again.
+
+        A no-op while it is running. Clients keep working across the restart because the port,
+        the serving certificate and the service-account keys stay the same.
+        """
+        if self.apiserver_ref is not None and self.apiserver_ref.alive():
+            return
+        if self.etcd_ref is None or not self.etcd_ref.alive():
+            raise ControlPlaneError(
+                f"Cannot restart kube-apiserver: etcd in {self.state_dir} is not running (see "
+                f"{self.etcd_log}). Start a new control plane instead."
+            )
+        self._spawn_apiserver()
+        try:
+            self._wait_apiserver(timeout)
+        except BaseException:
+            self.stop_apiserver()
+            raise
+
+    @property
+    def running(self) -> bool:
+        """True while both processes are alive."""
+        refs = (self.etcd_ref, self.apiserver_ref)
+        return all(ref is not None and ref.alive() for ref in refs)
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Trusts only this control plane's CA and presents the admin client certificate."""
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        context.load_cert_chain(str(self.admin_cert_file), str(self.admin_key_file))
+        return context
+
+    def admin_client(self, **kw: Any) -> httpx.Client:
+        """An ``httpx.Client`` on :attr:`server` authenticated as the admin (mutual TLS).
+
+        Proxy variables are ignored by default (``trust_env=False``): the server is on loopback.
+        Keyword arguments override the defaults.
+        """
+        options: dict[str, Any] = {
+            "base_url": self.server,
+            "verify": self.ssl_context(),
+            "trust_env": False,
+            "timeout": 30.0,
+        }
+        options.update(kw)
+        return httpx.Client(**options)
+
+    def kubectl(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        """Run the matching kubectl with the admin kubeconfig; the caller checks ``returncode``."""
+        return subprocess.run(
+            [str(self.assets / "kubectl"), "--kubeconfig", str(self.admin_kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _save(self) -> None:
+        data = {
+            "server": self.server,
+            "assets": str(self.assets),
+            "etcd_port": self.etcd_port,
+            "etcd_peer_port": self.etcd_peer_port,
+            "apiserver_port": self.apiserver_port,
+            "detached": self.detached,
+            "etcd": self.etcd_ref.to_json() if self.etcd_ref else None,
+            "apiserver": self.apiserver_ref.to_json() if self.apiserver_ref else None,
+        }
+        tmp = self.state_dir / f".{STATE_FILE}.tmp"
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.replace(self.state_dir / STATE_FILE)
+
+    def _write_kubeconfig(self) -> None:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "pytest-incluster",
+                    "cluster": {
+                        "server": self.server,
+                        "certificate-authority": str(self.ca_file),
+                    },
+                }
+            ],
+            "users": [
+                {
+                    "name": pki_module.ADMIN_USER,
+                    "user": {
+                        "client-certificate": str(self.admin_cert_file),
+                        "client-key": str(self.admin_key_file),
+                    },
+                }
+            ],
+            "contexts": [
+                {
+                    "name": "pytest-incluster",
+                    "context": {
+                        "cluster": "pytest-incluster",
+                        "user": pki_module.ADMIN_USER,
+                        "namespace": "default",
+                    },
+                }
+            ],
+            "current-context": "pytest-incluster",
+            "preferences": {},
+        }
+        self.admin_kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.admin_kubeconfig.chmod(0o600)
+
+    def _etcd_argv(self) -> list[str]:
+        client = f"http://127.0.0.1:{self.etcd_port}"
+        peer = f"http://127.0.0.1:{self.etcd_peer_port}"
+        return [
+            str(self.assets / "etcd"),
+            "--name=pytest-incluster",
+            f"--data-dir={self.state_dir / 'etcd'}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=pytest-incluster={peer}",
+            "--initial-cluster-state=new",
+            "--unsafe-no-fsync",  # throwaway data; fsync dominates start time on CI disks
+            "--log-level=warn",
+        ]
+
+    def _apiserver_argv(self) -> list[str]:
+        p = self.pki
+        return [
+            str(self.assets / "kube-apiserver"),
+            f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={self.apiserver_port}",
+            # Needed on hosts without a default route; loopback is what clients use anyway.
+            "--advertise-address=127.0.0.1",
+            # A loopback address cannot be written to the `kubernetes` Endpoints; skip it.
+            "--endpoint-reconciler-type=none",
+            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+            f"--cert-dir={p.ca_cert.parent}",
+            f"--tls-cert-file={p.serving_cert}",
+            f"--tls-private-key-file={p.serving_key}",
+            f"--client-ca-file={p.ca_cert}",
+            "--authorization-mode=Node,RBAC",
+            f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+            f"--service-account-signing-key-file={p.sa_key}",
+            f"--service-account-key-file={p.sa_pub}",
+            f"--api-audiences={','.join(API_AUDIENCES)}",
+            # Without kube-controller-manager no namespace gets a `default` ServiceAccount, and
+            # the ServiceAccount admission plugin would reject every Pod. PodSecurity stays on.
+            "--disable-admission-plugins=ServiceAccount",
+            "--allow-privileged=true",
+        ]
+
+    def _start_etcd(self, timeout: float) -> None:
+        self._etcd_popen = spawn(self._etcd_argv(), self.etcd_log, detached=self.detached)
+        self.etcd_ref = ProcessRef.of(self._etcd_popen.pid)
+        self._save()
+        url = f"http://127.0.0.1:{self.etcd_port}/health"
+        with httpx.Client(trust_env=False, timeout=5.0) as client:
+
+            def healthy() -> bool:
+                try:
+                    response = client.get(url)
+                except httpx.TransportError:
+                    return False
+                return response.status_code == 200 and response.json().get("health") == "true"
+
+            self._await("etcd", self._etcd_popen, self.etcd_log, healthy, timeout)
+
+    def _spawn_apiserver(self) -> None:
+        self._apiserver_popen = spawn(
+            self._apiserver_argv(), self.apiserver_log, detached=self.detached
+        )
+        self.apiserver_ref = ProcessRef.of(self._apiserver_popen.pid)
+        self._save()
+
+    def _wait_apiserver(self, timeout: float) -> None:
+        assert self._apiserver_popen is not None
+        deadline = time.monotonic() + timeout
+        with self.admin_client(timeout=5.0) as client:
+
+            def ok(path: str) -> bool:
+                try:
+                    response = client.get(path)
+                except httpx.TransportError:
+                    return False
+                return response.status_code == 200
+
+            self._await(
+                "kube-apiserver",
+                self._apiserver_popen,
+                self.apiserver_log,
+                lambda: ok("/readyz"),
+                timeout,
+            )
+            self._await(
+                "kube-apiserver (namespace default)",
+                self._apiserver_popen,
+                self.apiserver_log,
+                lambda: ok("/api/v1/namespaces/default"),
+                max(deadline - time.monotonic(), 5.0),
+            )
+
+    @staticmethod
+    def _await(
+        what: str,
+        popen: subprocess.Popen[bytes],
+        log: Path,
+        check: Callable[[], bool],
+        timeout: float,
+    ) -> None:
+        """Poll ``check`` every 0.25 s until true; fail fast if ``popen`` exits."""
+        started = time.monotonic()
+        while True:
+            code = popen.poll()
+            if code is not None:
+                raise ControlPlaneError(
+                    f"{what} exited with status {code} while starting. Its log is {log}; the "
+                    "last lines are below. Common causes: a port already in use, a broken or "
+                    "mismatched binary in the assets directory, or a full disk."
+                    f"\n{log_tail(log)}"
+                )
+            if check():
+                return
+            if time.monotonic() - started > timeout:
+                raise ControlPlaneError(
+                    f"{what} did not become ready within {timeout:g} s. Its log is {log}; the "
+                    "last lines are below. On a loaded machine pass a longer timeout."
+                    f"\n{log_tail(log)}"
+                )
+            time.sleep(_POLL)
+
+
+def kill_leftovers(state_dir: Path) -> None:
+    """Stop processes a crashed or half-stopped earlier run recorded in ``state_dir``."""
+    try:
+        data = json.loads((state_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(data, dict):
+        return
+    for key in ("apiserver", "etcd"):
+        terminate(ProcessRef.from_json(data.get(key)), grace=_GRACE)
+    (state_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def process_rss_kib(ref: ProcessRef | None) -> int | None:
+    """Resident set size (``VmRSS``) of a live process in KiB, for diagnostics and reports."""
+    if ref is None or not ref.alive():
+        return None
+    try:
+        for line in Path(f"/proc/{ref.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+__all__ = [
+    "ControlPlane",
+    "ControlPlaneError",
+    "kill_leftovers",
+    "process_rss_kib",
+    "state_dir_lock",
+]

@@ -1,0 +1,56 @@
+"""The pytest entry point (``-p incluster``): options, markers and hook registration only.
+
+Heavy parts are imported lazily and registered as separate plugin objects in
+``pytest_configure``: fixtures and marker semantics (:mod:`pytest_incluster.session`), the
+access-matrix collector, the report (only its pytest-html part when pytest-html is active), and
+the local control plane (only with ``--incluster-local``; never imported in a pod).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_incluster.settings import add_options
+
+MARKERS = (
+    "expect_forbidden(verb=None, resource=None, namespace=None): the test passes only if it "
+    "raises pytest_incluster.client.Forbidden (a 403 from the API server) matching the given "
+    "filters; resource is 'pods' or 'deployments.apps'.",
+    "expect_unauthorized: the test passes only if it raises pytest_incluster.client."
+    "Unauthorized (a 401 from the API server).",
+    "expect_allowed: the test states that its API calls must be allowed; a 403 fails it as "
+    "'access denied: <server message>' and it counts in the access summary.",
+    "impersonate(user, groups=None): the test's k8s client acts as that user (Impersonate-* "
+    "headers); the test errors if the runner may not impersonate.",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_incluster import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    from pytest_incluster import session
+
+    session.configure(config)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if not file_path.name.endswith((".yaml", ".yml")):
+        return None
+    from pytest_incluster.access.collect import collect_access_file
+    from pytest_incluster.settings import get_setting
+
+    patterns = get_setting(parent.config, "access_files").value or ["*.access.yaml"]
+    return collect_access_file(file_path, parent, patterns)

@@ -1,0 +1,365 @@
+"""The report's pytest hooks: redaction of every output, the run summary, SIGTERM, upload.
+
+``register(config)`` is the only entry point: the main plugin calls it from its (tryfirst)
+``pytest_configure`` after putting the :class:`SessionState` in the stash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_incluster.access.decision import AccessOutcome
+from pytest_incluster.calls import ApiCall
+from pytest_incluster.report.interrupt import SigtermHandler
+from pytest_incluster.report.scrub import (
+    LogFilterInstaller,
+    TerminalRedaction,
+    pytest_log_handlers,
+    redact_report,
+    redact_warning,
+)
+from pytest_incluster.report.summary import summary_line, write_termination_log
+from pytest_incluster.report.upload import UploadError, name_problem, upload_report
+from pytest_incluster.state import SessionState, get_state
+
+if TYPE_CHECKING:
+    import httpx
+
+PLUGIN_NAME = "incluster-report"
+HTML_PLUGIN_NAME = "incluster-report-html"
+CONFIGMAP_FLAG = "--incluster-report-configmap"
+UPLOAD_TIMEOUT_S = 10.0
+
+# Exceptions that are pytest outcomes, not errors with a message worth a headline.
+_OUTCOMES = (
+    pytest.skip.Exception,
+    pytest.fail.Exception,
+    pytest.xfail.Exception,
+    pytest.exit.Exception,
+)
+
+
+def register(config: pytest.Config) -> None:
+    """Register the report plugins; call once from ``pytest_configure(tryfirst=True)``.
+
+    Must run before pytest-html's own ``pytest_configure``: with
+    ``--incluster-report-configmap`` it makes the HTML report self-contained (its ``assets``
+    directory would not be stored) and, without ``--html``, asks pytest-html for one in a
+    temporary directory so there is something to store.
+    """
+    if config.pluginmanager.has_plugin(PLUGIN_NAME):
+        return
+    report = ReportPlugin(config)
+    config.pluginmanager.register(report, PLUGIN_NAME)
+    if config.pluginmanager.hasplugin("html"):
+        from pytest_incluster.report.html import HtmlReportPlugin
+
+        config.pluginmanager.register(HtmlReportPlugin(config, report), HTML_PLUGIN_NAME)
+
+
+def _configmap_setting(config: pytest.Config) -> tuple[str | None, str]:
+    from pytest_incluster.settings import get_setting
+
+    got = get_setting(config, "report_configmap")
+    return (str(got.value) if got.value else None), got.source
+
+
+class ReportPlugin:
+    """Redaction hooks, result counting, SIGTERM handling, termination log, ConfigMap upload."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.is_worker = hasattr(config, "workerinput")
+        redactor = self.state.redactor
+        self.results: Counter[str] = Counter()
+        self.sigterm = SigtermHandler()
+        self.log_filters = LogFilterInstaller(redactor)
+        self.terminal = TerminalRedaction(redactor)
+        self.running: str | None = None
+        self.notes: list[str] = []  # shown at the end of the terminal summary
+        self.stored_in = ""
+        self._temp_dir: Path | None = None
+        self.configmap, self.configmap_source = _configmap_setting(config)
+        self._add_user_patterns()
+        if self.configmap and not self.is_worker:
+            self._prepare_html(self.configmap)
+
+    @property
+    def state(self) -> SessionState:
+        return get_state(self.config)
+
+    # -- set-up -----------------------------------------------------------------------------
+
+    def _prepare_html(self, name: str) -> None:
+        problem = name_problem(name)
+        if problem:
+            raise pytest.UsageError(
+                f"{CONFIGMAP_FLAG} (from {self.configmap_source}) is {name!r}, which is not a "
+                f"valid ConfigMap name: {problem}. Choose a name such as 'pytest-report'."
+            )
+        option = self.config.option
+        if not hasattr(option, "htmlpath"):
+            return  # pytest-html is not installed or disabled; the JUnit XML may still go
+        option.self_contained_html = True
+        if not option.htmlpath:
+            try:
+                self._temp_dir = Path(tempfile.mkdtemp(prefix="pytest-incluster-report-"))
+            except OSError as exc:
+                self.notes.append(
+                    f"no HTML report to store: cannot create a temporary file ({exc})"
+                )
+                return
+            option.htmlpath = str(self._temp_dir / "report.html")
+
+    def _add_user_patterns(self) -> None:
+        redactor = self.state.redactor
+        for patterns in self.config.hook.pytest_incluster_redact(config=self.config):
+            for pattern in patterns or ():
+                redactor.add_pattern(pattern)
+
+    def _add_known_secrets(self) -> None:
+        """Teach the redactor the configured token, in case no client has read it yet."""
+        cluster = self.state.cluster_config
+        if cluster is None:
+            return
+        if cluster.token is not None:
+            self.state.redactor.add_secret(cluster.token.reveal())
+        if cluster.token_file is not None:
+            # An unreadable token file is reported by the client, where it matters.
+            with contextlib.suppress(OSError):
+                self.state.redactor.add_secret(cluster.token_file.read_text(errors="replace"))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.terminal.install(self.config)
+        self.log_filters.install(pytest_log_handlers(self.config))
+        if not self.is_worker:
+            self.sigterm.install()
+        self._add_known_secrets()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._add_user_patterns()  # conftest.py files below the root are loaded by now
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        # Tests and fixtures may add handlers to the root logger (logging.basicConfig).
+        self.log_filters.install(pytest_log_handlers(self.config))
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.running = nodeid
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.running = None
+
+    # -- reports ----------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        # tryfirst: the outermost wrapper, so this runs after every other plugin changed the
+        # report and before anything (JUnit, terminal, pytest-html, xdist) reads it.
+        report = yield
+        redactor = self.state.redactor
+        excinfo = call.excinfo
+        if report.failed and excinfo is not None and not isinstance(excinfo.value, _OUTCOMES):
+            kind = type(excinfo.value)
+            report.incluster_error = {  # type: ignore[attr-defined]
+                "type": kind.__name__,
+                "message": redactor.redact(str(excinfo.value)),
+                "when": call.when,
+                "typed": kind.__module__.startswith("pytest_incluster."),
+            }
+        if self.is_worker and call.when == "teardown":
+            # xdist: the controller renders the report; hand it this test's calls and checks.
+            state = self.state
+            report.incluster_calls = [  # type: ignore[attr-defined]
+                dataclasses.asdict(c) for c in state.calls.for_test(item.nodeid)
+            ]
+            report.incluster_outcomes = [  # type: ignore[attr-defined]
+                dataclasses.asdict(o) for o in state.outcomes if o.test_id == item.nodeid
+            ]
+        redact_report(report, redactor)
+        return report
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        report = yield
+        redact_report(report, self.state.redactor)
+        return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not self.is_worker:
+            self._merge_worker_data(report)
+        status = self.config.hook.pytest_report_teststatus(report=report, config=self.config)
+        category = status[0] if status else ""
+        if category:
+            self.results[str(category)] += 1
+
+    def _merge_worker_data(self, report: pytest.TestReport) -> None:
+        calls = getattr(report, "incluster_calls", None)
+        outcomes = getattr(report, "incluster_outcomes", None)
+        state = self.state
+        for fields in calls or ():
+            state.calls.record(ApiCall(**fields))
+        for fields in outcomes or ():
+            state.outcomes.append(AccessOutcome(**fields))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.results["error"] += 1
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: Any) -> None:
+        redact_warning(warning_message, self.state.redactor)
+
+    # -- end of the session -----------------------------------------------------------------
+
+    def interruption(self, session: pytest.Session) -> str:
+        """ "" for a complete run, else e.g. ``by SIGTERM while t.py::test_x was running``."""
+        if self.sigterm.interrupted:
+            cause = "SIGTERM"
+        elif session.exitstatus == pytest.ExitCode.INTERRUPTED:
+            cause = "KeyboardInterrupt"
+        else:
+            return ""
+        during = f" while {self.running} was running" if self.running else ""
+        return f"by {cause}{during}"
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        # trylast wrapper = innermost: the code after yield runs once pytest-html and junitxml
+        # have written their files, and before the terminal summary is printed.
+        self.sigterm.finishing = True
+        try:
+            return (yield)
+        finally:
+            if not self.is_worker:
+                self._finish(session)
+
+    def _finish(self, session: pytest.Session) -> None:
+        self._add_known_secrets()
+        files = self._written_files()
+        for path in files.values():
+            self._sweep(path)
+        interrupted = self.interruption(session)
+        if self.configmap:
+            self._upload(
+                files, summary_line(self.results, self.state.outcomes, interrupted=interrupted)
+            )
+        line = summary_line(
+            self.results, self.state.outcomes, interrupted=interrupted, stored_in=self.stored_in
+        )
+        problem = write_termination_log(line, os.environ)
+        if problem:
+            self.notes.append(problem)
+
+    def _written_files(self) -> dict[str, Path]:
+        """Report files this run wrote: name to store them under -> local path."""
+        files: dict[str, Path] = {}
+        option = self.config.option
+        html_path = getattr(option, "htmlpath", None)
+        if html_path:
+            path = Path(os.path.expandvars(html_path)).expanduser()
+            path = path if path.is_absolute() else self.config.invocation_params.dir / path
+            if path.is_file():
+                files["report.html"] = path
+        xml_path = getattr(option, "xmlpath", None)
+        if xml_path:
+            path = Path(os.path.expandvars(xml_path)).expanduser()
+            path = path if path.is_absolute() else self.config.invocation_params.dir / path
+            if path.is_file():
+                files["junit.xml"] = path
+        return files
+
+    def _sweep(self, path: Path) -> None:
+        """Last line of defence for files other plugins filled (metadata, suite properties)."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return
+        masked = self.state.redactor.redact_markup(text)
+        if masked != text:
+            path.write_text(masked, encoding="utf-8")
+
+    def _upload(self, files: dict[str, Path], summary: str) -> None:
+        name = self.configmap
+        assert name is not None
+        if not files:
+            self.notes.append(
+                f"{CONFIGMAP_FLAG} {name}: there was no report to store; pytest-html is not "
+                "active and --junitxml was not given."
+            )
+            return
+        redactor = self.state.redactor
+        try:
+            client, namespace = self._http_client()
+        except Exception as exc:  # no cluster must not cost the test results
+            self.notes.append(
+                f"{CONFIGMAP_FLAG} {name}: the report was not stored: {redactor.redact(str(exc))}"
+            )
+            return
+        try:
+            with client:
+                names = upload_report(client, namespace, name, files, summary=summary)
+        except UploadError as exc:
+            self.notes.append(f"{CONFIGMAP_FLAG}: {redactor.redact(str(exc))}")
+            return
+        parts = f" ({len(names)} parts)" if len(names) > 1 else ""
+        self.stored_in = f"ConfigMap {namespace}/{name}{parts}"
+
+    def _http_client(self) -> tuple[httpx.Client, str]:
+        """A plain client for the upload, from the session's configuration.
+
+        Not the session's K8sClient: the upload must not appear in the last test's API calls,
+        and it runs after that client's retries and concurrency limits stop mattering.
+        """
+        import httpx
+
+        from pytest_incluster.client.auth import StaticTokenAuth, TokenFileAuth
+        from pytest_incluster.client.tls import ssl_context
+        from pytest_incluster.fixtures_support import cluster_config
+
+        resolved = cluster_config(self.config)
+        sink = self.state.redactor.add_secret
+        auth: httpx.Auth | None = None
+        if resolved.token_file is not None:
+            auth = TokenFileAuth(resolved.token_file, on_secret=sink)
+        elif resolved.token is not None:
+            auth = StaticTokenAuth(resolved.token, on_secret=sink)
+        client = httpx.Client(
+            base_url=resolved.server,
+            verify=ssl_context(resolved),
+            auth=auth,
+            timeout=UPLOAD_TIMEOUT_S,
+            trust_env=False,
+        )
+        return client, resolved.namespace
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.stored_in:
+            terminalreporter.write_line(f"incluster: report stored in {self.stored_in}")
+        for note in self.notes:
+            terminalreporter.write_line(f"incluster WARNING: {note}", yellow=True, bold=True)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.sigterm.uninstall()
+        self.log_filters.uninstall()
+        self.terminal.uninstall()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)

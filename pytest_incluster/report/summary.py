@@ -1,0 +1,121 @@
+"""The run's result in one line, and where it goes when the run is a Kubernetes Job.
+
+``kubectl describe pod`` and ``kubectl get job -o yaml`` show a container's termination message
+(``/dev/termination-log``, at most 4096 bytes) without anyone fetching logs, so a one-line
+summary there answers "did the access suite pass?" at a glance.
+
+The path can be changed with the environment variable ``PYTEST_INCLUSTER_TERMINATION_LOG``
+(an empty value switches the file off). Without it, ``/dev/termination-log`` is written only
+when it already exists and is writable, i.e. inside a pod; the plugin never creates it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+from pytest_incluster.access.decision import AccessOutcome
+
+TERMINATION_LOG_ENV: Final = "PYTEST_INCLUSTER_TERMINATION_LOG"
+DEFAULT_TERMINATION_LOG: Final = "/dev/termination-log"
+MAX_TERMINATION_MESSAGE: Final = 4096
+
+Mismatch = Literal["unexpectedly allowed", "unexpectedly forbidden", "other"]
+
+
+def mismatch(outcome: AccessOutcome) -> Mismatch | None:
+    """How an access outcome went wrong, or None if it matched its expectation.
+
+    "unexpectedly allowed" (expected a denial, the server allowed it) is the dangerous kind: it
+    is a hole in the cluster's RBAC. "unexpectedly forbidden" is a broken workload.
+    """
+    if outcome.passed:
+        return None
+    if outcome.actual == "allowed":
+        return "unexpectedly allowed"
+    if outcome.expected == "allowed" and outcome.actual in ("forbidden", "unauthorized"):
+        return "unexpectedly forbidden"
+    return "other"
+
+
+@dataclass(frozen=True)
+class AccessCounts:
+    total: int
+    passed: int
+    unexpectedly_allowed: int
+    unexpectedly_forbidden: int
+    other: int
+
+    @classmethod
+    def of(cls, outcomes: Iterable[AccessOutcome]) -> AccessCounts:
+        kinds = Counter(mismatch(o) for o in outcomes)
+        return cls(
+            total=sum(kinds.values()),
+            passed=kinds[None],
+            unexpectedly_allowed=kinds["unexpectedly allowed"],
+            unexpectedly_forbidden=kinds["unexpectedly forbidden"],
+            other=kinds["other"],
+        )
+
+
+def summary_line(
+    results: Mapping[str, int],
+    outcomes: Iterable[AccessOutcome],
+    *,
+    interrupted: str = "",
+    stored_in: str = "",
+) -> str:
+    """E.g. ``pytest-incluster: 5 passed, 1 failed, 0 errors; access checks: 4, 1 unexpectedly
+    allowed, 0 unexpectedly forbidden; report: ConfigMap ns/name``.
+
+    ``results`` counts pytest's result categories (``passed``, ``failed``, ``error``,
+    ``skipped``, ``xfailed``, ``xpassed``).
+    """
+    text = (
+        f"pytest-incluster: {results.get('passed', 0)} passed, {results.get('failed', 0)} "
+        f"failed, {results.get('error', 0)} errors"
+    )
+    for category in ("skipped", "xfailed", "xpassed"):
+        if results.get(category):
+            text += f", {results[category]} {category}"
+    access = AccessCounts.of(outcomes)
+    text += (
+        f"; access checks: {access.total}, {access.unexpectedly_allowed} unexpectedly allowed, "
+        f"{access.unexpectedly_forbidden} unexpectedly forbidden"
+    )
+    if access.other:
+        text += f", {access.other} other mismatches"
+    if interrupted:
+        text += f"; interrupted {interrupted}"
+    if stored_in:
+        text += f"; report: {stored_in}"
+    return text
+
+
+def termination_log_path(environ: Mapping[str, str]) -> Path | None:
+    """Where the summary goes: the env override, else ``/dev/termination-log`` in a pod."""
+    if TERMINATION_LOG_ENV in environ:
+        value = environ[TERMINATION_LOG_ENV]
+        return Path(value) if value else None
+    default = Path(DEFAULT_TERMINATION_LOG)
+    if default.exists() and os.access(default, os.W_OK):
+        return default
+    return None
+
+
+def write_termination_log(line: str, environ: Mapping[str, str]) -> str | None:
+    """Write ``line`` (truncated to the kubelet's 4096 bytes); return a problem, or None."""
+    path = termination_log_path(environ)
+    if path is None:
+        return None
+    head = line.encode("utf-8")[: MAX_TERMINATION_MESSAGE - 1].decode("utf-8", errors="ignore")
+    data = head.encode("utf-8") + b"\n"
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        return f"could not write the summary to {path} ({TERMINATION_LOG_ENV}): {exc}"
+    return None

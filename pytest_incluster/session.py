@@ -1,0 +1,250 @@
+"""Session wiring: state, fixtures, marker semantics, per-test bookkeeping and the header.
+
+``plugin.py`` stays thin and calls :func:`configure`; this module registers the parts that only
+make sense once options are parsed. Marker semantics live in :class:`ExpectationHooks` so a
+reader finds "what does expect_forbidden do at run time" in one class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from pytest_incluster.access.decision import AccessOutcome, Expectation
+from pytest_incluster.access.markers import (
+    Denial,
+    ExpectSpec,
+    ImpersonateSpec,
+    MarkerError,
+    calls_listing,
+    denial_mismatch,
+    marker_error_message,
+    parse_expect,
+    parse_impersonate,
+)
+from pytest_incluster.state import STATE_KEY, SessionState, get_state
+
+EXPECT_KEY = pytest.StashKey[ExpectSpec | None]()
+IMPERSONATE_KEY = pytest.StashKey[ImpersonateSpec | None]()
+
+
+def configure(config: pytest.Config) -> None:
+    """Create the session state and register the plugin's parts (called from plugin.py)."""
+    from pytest_incluster import fixtures
+    from pytest_incluster.report import plugin as report_plugin
+    from pytest_incluster.report.redact import Redactor
+    from pytest_incluster.settings import get_setting, options_from_pytest, validate
+
+    validate(config)
+    state = SessionState(options=options_from_pytest(config), redactor=Redactor())
+    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(fixtures, "incluster-fixtures")
+    config.pluginmanager.register(ExpectationHooks(config), "incluster-expectations")
+    config.pluginmanager.register(SessionHooks(config), "incluster-session")
+    if get_setting(config, "local").value:
+        from pytest_incluster import localmode
+
+        localmode.configure(config)
+    report_plugin.register(config)
+
+
+def _error_types() -> tuple[type[BaseException], type[BaseException]]:
+    from pytest_incluster.client.errors import Forbidden, Unauthorized
+
+    return Forbidden, Unauthorized
+
+
+class SessionHooks:
+    """Per-test call attribution, object cleanup, the terminal header, and shutdown."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.cleanup_problems: list[str] = []
+
+    @property
+    def state(self) -> SessionState:
+        return get_state(self.config)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        self.state.calls.current_test = item.nodeid
+        try:
+            return (yield)
+        finally:
+            self.state.calls.current_test = None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        try:
+            yield
+        finally:
+            client = self.state.client
+            if client is not None:
+                # Objects this test created through k8s.create/apply; the test's own fixtures
+                # have been torn down by now, so nothing still uses them.
+                result = client.delete_tracked(test_id=item.nodeid)
+                if not result.ok:
+                    self.cleanup_problems.append(f"{item.nodeid}: {result.describe()}")
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        from pytest_incluster.header import header_lines
+
+        return header_lines(config)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # Session-scoped fixtures are finalized before this hook, so whatever is still tracked
+        # was created by them; delete it now, while the client (and the report) still exist.
+        client = self.state.client
+        if client is not None:
+            result = client.delete_tracked()
+            if not result.ok:
+                self.cleanup_problems.append(f"session: {result.describe()}")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for problem in self.cleanup_problems:
+            terminalreporter.write_line(f"incluster cleanup: {problem}", yellow=True)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        state = self.state
+        if state.client is not None:
+            try:
+                state.client.delete_tracked()
+            finally:
+                state.client.close()
+                state.client = None
+        if state.local_session is not None:
+            state.local_session.stop()
+            state.local_session = None
+
+
+class ExpectationHooks:
+    """What ``expect_forbidden``, ``expect_unauthorized``, ``expect_allowed`` and
+    ``impersonate`` do when a test runs."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        problems = []
+        for item in items:
+            try:
+                item.stash[EXPECT_KEY] = parse_expect(item)
+            except MarkerError as exc:
+                name = next(m.name for m in item.iter_markers() if m.name.startswith("expect_"))
+                problems.append(marker_error_message(item, name, exc))
+            try:
+                item.stash[IMPERSONATE_KEY] = parse_impersonate(item)
+            except MarkerError as exc:
+                problems.append(marker_error_message(item, "impersonate", exc))
+        if problems:
+            raise pytest.UsageError(
+                "invalid pytest-incluster marker arguments:\n" + "\n".join(problems)
+            )
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        spec = item.stash.get(IMPERSONATE_KEY, None)
+        if spec is None:
+            return (yield)
+        from pytest_incluster.access.impersonation import start_impersonation
+
+        start_impersonation(self.config, spec)  # errors the test if the runner may not
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        try:
+            return (yield)
+        finally:
+            if item.stash.get(IMPERSONATE_KEY, None) is not None:
+                from pytest_incluster.access.impersonation import stop_impersonation
+
+                stop_impersonation(self.config)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        spec = item.stash.get(EXPECT_KEY, None)
+        if spec is None or spec.kind == "allowed":
+            return (yield)
+        forbidden, unauthorized = _error_types()
+        wanted = forbidden if spec.kind == "forbidden" else unauthorized
+        try:
+            yield
+        except wanted as exc:
+            message = str(getattr(exc, "server_message", "") or exc)
+            denial = Denial.parse(message)
+            problems = denial_mismatch(spec, denial) if spec.kind == "forbidden" else []
+            self._record(item, spec, spec.kind if not problems else "forbidden", denial, message)
+            if problems:
+                pytest.fail(
+                    f"expected {spec.describe()}, got a 403 for something else:\n"
+                    + "\n".join(f"  {p}" for p in problems)
+                    + f"\nserver said: {message}",
+                    pytrace=False,
+                )
+            return None
+        calls = get_state(self.config).calls.for_test(item.nodeid)
+        self._record(item, spec, "allowed", None, "")
+        pytest.fail(
+            f"expected {spec.describe()}, but the test ended without one.\n"
+            f"Requests made by this test:\n{calls_listing(calls)}",
+            pytrace=False,
+        )
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when != "call":
+            return report
+        spec = item.stash.get(EXPECT_KEY, None)
+        forbidden, _ = _error_types()
+        excinfo = call.excinfo
+        if excinfo is not None and isinstance(excinfo.value, forbidden):
+            message = str(getattr(excinfo.value, "server_message", "") or excinfo.value)
+            short = excinfo.getrepr(style="short", chain=False)
+            report.longrepr = f"access denied: {message}\n\n{short}"
+            if spec is not None and spec.kind == "allowed":
+                self._record(item, spec, "forbidden", Denial.parse(message), message)
+        elif spec is not None and spec.kind == "allowed":
+            calls = get_state(self.config).calls.for_test(item.nodeid)
+            actual = "allowed" if report.passed else "error"
+            self._record(item, spec, actual, None, f"{len(calls)} API calls")
+        return report
+
+    def _record(
+        self,
+        item: pytest.Item,
+        spec: ExpectSpec,
+        actual: str,
+        denial: Denial | None,
+        reason: str,
+    ) -> None:
+        state = get_state(self.config)
+        subject = denial.user if denial else _runner_name(state)
+        expected: Expectation = spec.kind
+        state.outcomes.append(
+            AccessOutcome(
+                test_id=item.nodeid,
+                subject=subject,
+                verb=(denial.verb if denial else spec.verb) or "*",
+                resource=(denial.resource if denial else spec.resource) or item.name,
+                namespace=(denial.namespace if denial else spec.namespace) or "",
+                expected=expected,
+                actual=actual,
+                reason=reason,
+            )
+        )
+
+
+def _runner_name(state: SessionState) -> str:
+    identity: Any = state.identity
+    client: Any = state.client
+    impersonated = getattr(client, "impersonated_user", None) if client is not None else None
+    if impersonated:
+        return str(impersonated)
+    return str(getattr(identity, "username", "") or "runner")

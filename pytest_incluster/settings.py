@@ -1,0 +1,227 @@
+"""Command-line options and ini keys: their definitions, and reading them into :class:`Options`.
+
+One table defines every ``--incluster-*`` flag with its ``incluster_*`` ini key, so the two can
+never drift apart, and :func:`options_from_pytest` records for each value whether it came from
+the command line, the ini file or the default; errors and the report quote that origin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pytest
+
+from pytest_incluster.config.options import DEFAULT_SA_DIR, Options, Sourced
+
+IniType = Literal["string", "bool", "linelist", "args"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One user-facing setting: ``--incluster-<name>`` and ini ``incluster_<name>``."""
+
+    name: str  # e.g. "server"; flag --incluster-server, ini incluster_server, dest incluster_server
+    help: str
+    ini_type: IniType = "string"
+    is_flag: bool = False  # a boolean switch (store_true)
+    repeatable: bool = False  # may be given several times (append)
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--incluster-" + self.name.replace("_", "-")
+
+    @property
+    def dest(self) -> str:
+        return "incluster_" + self.name
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "server",
+        "API server URL (default: from the pod's KUBERNETES_SERVICE_HOST/PORT, "
+        "else the kubeconfig).",
+        metavar="URL",
+    ),
+    Setting(
+        "token_file",
+        "bearer token file, re-read as it rotates (default: SA_DIR/token).",
+        metavar="PATH",
+    ),
+    Setting(
+        "ca_file",
+        "CA bundle that signs the API server's certificate (default: SA_DIR/ca.crt).",
+        metavar="PATH",
+    ),
+    Setting(
+        "namespace",
+        "namespace for namespaced requests (default: POD_NAMESPACE, then "
+        "SA_DIR/namespace, then 'default').",
+        metavar="NS",
+    ),
+    Setting("sa_dir", f"service-account directory (default: {DEFAULT_SA_DIR}).", metavar="DIR"),
+    Setting(
+        "kubeconfig",
+        "kubeconfig for runs outside a pod (default: KUBECONFIG, then ~/.kube/config).",
+        metavar="PATH",
+    ),
+    Setting("context", "kubeconfig context (default: current-context).", metavar="NAME"),
+    Setting(
+        "insecure_skip_tls_verify",
+        "do NOT verify the API server's certificate; shown as "
+        "a warning in the header and the report.",
+        ini_type="bool",
+        is_flag=True,
+    ),
+    Setting(
+        "skip_unavailable",
+        "skip (instead of error) tests that need a cluster when none is found.",
+        ini_type="bool",
+        is_flag=True,
+    ),
+    Setting(
+        "timeout",
+        "request timeout in seconds (connect timeout is the smaller of this and 5; default 30).",
+        metavar="SECONDS",
+    ),
+    Setting(
+        "retries",
+        "retries for idempotent requests on 429/503/connection errors (default 3).",
+        metavar="N",
+    ),
+    Setting("concurrency", "access checks in flight at once (default 16).", metavar="N"),
+    Setting(
+        "trust_env",
+        "honour HTTP(S)_PROXY, NO_PROXY and SSL_CERT_FILE from the environment.",
+        ini_type="bool",
+        is_flag=True,
+    ),
+    Setting(
+        "access_files",
+        "glob patterns of access-matrix files to collect (default *.access.yaml).",
+        ini_type="args",
+        metavar="GLOB",
+    ),
+    Setting(
+        "report_configmap",
+        "after the session, store the HTML report (and JUnit XML) "
+        "gzip-compressed in this ConfigMap in the runner's namespace.",
+        metavar="NAME",
+    ),
+    Setting(
+        "local",
+        "start a throwaway local control plane (etcd + kube-apiserver) and run "
+        "as a service account in it, exactly as in a pod.",
+        ini_type="bool",
+        is_flag=True,
+    ),
+    Setting(
+        "local_apply",
+        "with --incluster-local: manifests (file or directory) to apply "
+        "with the admin credential first; repeatable.",
+        ini_type="linelist",
+        repeatable=True,
+        metavar="PATH",
+    ),
+    Setting(
+        "local_as",
+        "with --incluster-local: the service account to run as (default default/default).",
+        metavar="NAMESPACE/NAME",
+    ),
+    Setting(
+        "local_dir",
+        "with --incluster-local: state directory of the control plane; a "
+        "live one there is reused (default: a temporary directory).",
+        metavar="DIR",
+    ),
+)
+
+BY_NAME = {s.name: s for s in SETTINGS}
+
+DEFAULTS: dict[str, Any] = {
+    "timeout": "30",
+    "retries": "3",
+    "concurrency": "16",
+    "access_files": ["*.access.yaml"],
+    "local_as": "default/default",
+}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register every setting as a flag and an ini key (flags win over ini)."""
+    group = parser.getgroup("incluster", "Kubernetes in-cluster tests (pytest-incluster)")
+    for s in SETTINGS:
+        if s.is_flag:
+            group.addoption(s.flag, action="store_true", default=None, dest=s.dest, help=s.help)
+        elif s.repeatable:
+            group.addoption(
+                s.flag, action="append", default=None, dest=s.dest, metavar=s.metavar, help=s.help
+            )
+        else:
+            group.addoption(s.flag, default=None, dest=s.dest, metavar=s.metavar, help=s.help)
+        parser.addini(s.dest, help=s.help, type=s.ini_type, default=None)
+
+
+def get_setting(config: pytest.Config, name: str) -> Sourced[Any]:
+    """A setting's value and where it came from: the flag, then the ini key, then the default."""
+    s = BY_NAME[name]
+    cli = config.getoption(s.dest)
+    if cli is not None:
+        return Sourced(cli, s.flag)
+    ini = config.getini(s.dest)
+    if ini not in (None, [], ""):
+        return Sourced(ini, f"ini {s.dest}")
+    return Sourced(DEFAULTS.get(name), "default")
+
+
+def options_from_pytest(config: pytest.Config) -> Options:
+    """Build the discovery :class:`Options` from flags and ini keys."""
+
+    def text(name: str) -> Sourced[str | None]:
+        got = get_setting(config, name)
+        return Sourced(None if got.value in (None, "") else str(got.value), got.source)
+
+    sa_dir = text("sa_dir")
+    insecure = get_setting(config, "insecure_skip_tls_verify")
+    return Options(
+        server=text("server"),
+        token_file=text("token_file"),
+        ca_file=text("ca_file"),
+        namespace=text("namespace"),
+        sa_dir=Sourced(sa_dir.value or DEFAULT_SA_DIR, sa_dir.source),
+        kubeconfig=text("kubeconfig"),
+        context=text("context"),
+        insecure_skip_tls_verify=Sourced(bool(insecure.value), insecure.source),
+    )
+
+
+NUMBERS: dict[str, tuple[type[int] | type[float], int]] = {
+    "timeout": (float, 1),
+    "retries": (int, 0),
+    "concurrency": (int, 1),
+}
+
+
+def number(config: pytest.Config, name: str) -> int | float:
+    """A numeric setting; a bad value is a usage error naming where it came from."""
+    kind, minimum = NUMBERS[name]
+    got = get_setting(config, name)
+    try:
+        value = kind(got.value)
+    except (TypeError, ValueError):
+        value = minimum - 1
+    if value < minimum or (minimum == 1 and value <= 0):
+        wanted = "a positive" if minimum == 1 else "zero or a positive"
+        raise pytest.UsageError(
+            f"{BY_NAME[name].flag} (from {got.source}) must be {wanted} "
+            f"{'whole ' if kind is int else ''}number, got {got.value!r}. Fix the value, or "
+            f"remove it to use the default {DEFAULTS[name]}."
+        )
+    return value
+
+
+def validate(config: pytest.Config) -> None:
+    """Check every numeric setting at start-up, so a typo stops the run before any test."""
+    for name in NUMBERS:
+        number(config, name)

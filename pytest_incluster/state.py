@@ -1,0 +1,47 @@
+"""Per-session state, kept in ``config.stash`` (never as attributes on pytest objects).
+
+One :class:`SessionState` holds what several parts share: the resolved configuration (or the
+reason it could not be resolved), the session client, the call log, the access outcomes for the
+report, the redactor every output passes through, and warnings for the header and report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_incluster.access.decision import AccessOutcome
+from pytest_incluster.calls import CallLog
+from pytest_incluster.config.options import Options
+
+if TYPE_CHECKING:
+    from pytest_incluster.config.errors import ConfigError
+    from pytest_incluster.config.model import ClusterConfig
+    from pytest_incluster.report.redact import Redactor
+
+
+@dataclass
+class SessionState:
+    """Shared, mutable session state; created in ``pytest_configure``."""
+
+    options: Options
+    redactor: Redactor
+    calls: CallLog = field(default_factory=CallLog)
+    outcomes: list[AccessOutcome] = field(default_factory=list)
+    cluster_config: ClusterConfig | None = None
+    cluster_error: ConfigError | None = None
+    client: Any = None  # pytest_incluster.client.K8sClient once created (lazy import)
+    identity: Any = None  # pytest_incluster.client.identity.Identity once known
+    server_version: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    local_session: Any = None  # pytest_incluster.local.session.LocalSession with --incluster-local
+
+
+STATE_KEY = pytest.StashKey[SessionState]()
+
+
+def get_state(config: pytest.Config) -> SessionState:
+    """The session's state; raises if the plugin's ``pytest_configure`` has not run."""
+    return config.stash[STATE_KEY]
