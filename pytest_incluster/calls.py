@@ -7,6 +7,7 @@ method, path with query, status, reason and the server's message, so nothing sec
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,20 +41,24 @@ class CallLog:
     """Thread-safe list of calls, tagged with the test that was running when each was made."""
 
     _calls: list[ApiCall] = field(default_factory=list)
+    _by_test: dict[str, list[ApiCall]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     current_test: str | None = None
 
     def record(self, call: ApiCall) -> None:
         """Append ``call``, stamping it with the running test's nodeid."""
         if call.test_id is None and self.current_test is not None:
-            call = ApiCall(**{**call.__dict__, "test_id": self.current_test})
+            call = dataclasses.replace(call, test_id=self.current_test)
         with self._lock:
             self._calls.append(call)
+            if call.test_id is not None:
+                self._by_test.setdefault(call.test_id, []).append(call)
 
     def for_test(self, nodeid: str) -> list[ApiCall]:
-        """Calls made while ``nodeid`` ran (setup, call and teardown)."""
+        """Calls made while ``nodeid`` ran (setup, call and teardown); indexed, so a report of
+        thousands of tests does not rescan the whole log for each one."""
         with self._lock:
-            return [c for c in self._calls if c.test_id == nodeid]
+            return list(self._by_test.get(nodeid, ()))
 
     def __iter__(self) -> Iterator[ApiCall]:
         with self._lock:

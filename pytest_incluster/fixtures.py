@@ -22,7 +22,9 @@ def k8s_config(pytestconfig: pytest.Config) -> ClusterConfig:
     try:
         return cluster_config(pytestconfig)
     except ConfigError as exc:
-        fail_without_cluster(pytestconfig, exc)
+        error = exc
+    # Outside the except block: the message is the whole story, not a chained traceback.
+    fail_without_cluster(pytestconfig, error)
 
 
 @pytest.fixture(scope="session")

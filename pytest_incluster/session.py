@@ -178,19 +178,21 @@ class ExpectationHooks:
             denial = Denial.parse(message)
             problems = denial_mismatch(spec, denial) if spec.kind == "forbidden" else []
             self._record(item, spec, spec.kind if not problems else "forbidden", denial, message)
-            if problems:
-                pytest.fail(
-                    f"expected {spec.describe()}, got a 403 for something else:\n"
-                    + "\n".join(f"  {p}" for p in problems)
-                    + f"\nserver said: {message}",
-                    pytrace=False,
-                )
-            return None
-        calls = get_state(self.config).calls.for_test(item.nodeid)
-        self._record(item, spec, "allowed", None, "")
+            if not problems:
+                return None
+        else:
+            calls = get_state(self.config).calls.for_test(item.nodeid)
+            self._record(item, spec, "allowed", None, "")
+            pytest.fail(
+                f"expected {spec.describe()}, but the test ended without one.\n"
+                f"Requests made by this test:\n{calls_listing(calls)}",
+                pytrace=False,
+            )
+        # Outside the except block, so the report is this message, not a chained traceback.
         pytest.fail(
-            f"expected {spec.describe()}, but the test ended without one.\n"
-            f"Requests made by this test:\n{calls_listing(calls)}",
+            f"expected {spec.describe()}, got a 403 for something else:\n"
+            + "\n".join(f"  {p}" for p in problems)
+            + f"\nserver said: {message}",
             pytrace=False,
         )
 
@@ -206,8 +208,8 @@ class ExpectationHooks:
         excinfo = call.excinfo
         if excinfo is not None and isinstance(excinfo.value, forbidden):
             message = str(getattr(excinfo.value, "server_message", "") or excinfo.value)
-            short = excinfo.getrepr(style="short", chain=False)
-            report.longrepr = f"access denied: {message}\n\n{short}"
+            # The server's words first; the (pruned, --tb-styled) traceback after them.
+            report.longrepr = f"access denied: {message}\n\n{item.repr_failure(excinfo)}"
             if spec is not None and spec.kind == "allowed":
                 self._record(item, spec, "forbidden", Denial.parse(message), message)
         elif spec is not None and spec.kind == "allowed":

@@ -76,6 +76,10 @@ class CheckResult:
         )
 
 
+_DISCOVERIES: weakref.WeakKeyDictionary[Any, Discovery] = weakref.WeakKeyDictionary()
+_DISCOVERIES_LOCK = threading.Lock()
+
+
 def _discovery_for(
     client: httpx.Client, cache: weakref.WeakKeyDictionary[Any, Discovery]
 ) -> Discovery:
@@ -89,10 +93,6 @@ def _discovery_for(
     if found is None:
         found = cache[client] = Discovery(client)
     return found
-
-
-_DISCOVERIES: weakref.WeakKeyDictionary[Any, Discovery] = weakref.WeakKeyDictionary()
-_DISCOVERIES_LOCK = threading.Lock()
 
 
 def _client_namespace(client: httpx.Client, fallback: str | None) -> str:
@@ -166,7 +166,8 @@ class AccessChecker:
         client = self._runner()
         with self._lock:
             if self._discovery is None:
-                self._discovery = _discovery_for(client, _DISCOVERIES)
+                with _DISCOVERIES_LOCK:
+                    self._discovery = _discovery_for(client, _DISCOVERIES)
             return self._discovery
 
     def runner_namespace(self) -> str:
@@ -202,7 +203,16 @@ class AccessChecker:
             if found is None:
                 found = self._answers[key] = pool.submit(question)
                 self.round_trips += 1
+                found.add_done_callback(lambda done: self._forget_failure(key, done))
             return found
+
+    def _forget_failure(self, key: Hashable, done: Future[Any]) -> None:
+        """A question that got no answer (503, timeout) is asked again by a later batch."""
+        if not done.cancelled() and done.exception() is None:
+            return
+        with self._lock:
+            if self._answers.get(key) is done:
+                del self._answers[key]
 
     def close(self) -> None:
         """Stop the worker threads and close clients made for impersonation."""

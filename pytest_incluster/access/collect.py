@@ -245,11 +245,13 @@ class AccessItem(pytest.Item):
         file_node = self.getparent(AccessFile)
         assert file_node is not None
         try:
-            result = file_node.result_for(self)
+            result: CheckResult | ConfigError = file_node.result_for(self)
         except ConfigError as exc:
+            result = exc
+        if isinstance(result, ConfigError):  # failed outside the except: no chained context
             from pytest_incluster.fixtures_support import fail_without_cluster
 
-            fail_without_cluster(self.config, exc)
+            fail_without_cluster(self.config, result)
         subject = self._subject_text()
         where = f"{file_node.display}:{self.entry.line}"
         verdict = judge(self.entry, subject, result, where)

@@ -18,10 +18,13 @@ _SA_PREFIX = "system:serviceaccount:"
 
 def start_impersonation(config: pytest.Config, spec: ImpersonateSpec) -> None:
     """Make the session client act as ``spec.user`` until :func:`stop_impersonation`."""
+    error: ConfigError | None = None
     try:
         client = session_client(config)
     except ConfigError as exc:
-        fail_without_cluster(config, exc)
+        error = exc
+    if error is not None:
+        fail_without_cluster(config, error)
     checks: list[tuple[str, str, str | None, str]] = []
     if spec.user.startswith(_SA_PREFIX) and spec.user.count(":") == 3:
         sa_namespace, sa_name = spec.user[len(_SA_PREFIX) :].split(":")

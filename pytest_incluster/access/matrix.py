@@ -39,6 +39,18 @@ _STR = "tag:yaml.org,2002:str"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _MARKER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Markers that mean nothing (or something else) on an access item: the plugin's own marker
+# semantics act on Python tests, and these pytest markers need arguments a list cannot give.
+_REFUSED_MARKERS = {
+    "expect_forbidden": "the 'forbidden:' list is the expectation",
+    "expect_unauthorized": "access items never expect a 401",
+    "expect_allowed": "the 'allowed:' list is the expectation",
+    "impersonate": "set the subject with 'as:' (and 'groups:')",
+    "parametrize": "it needs arguments",
+    "usefixtures": "access items use no fixtures",
+    "skipif": "it needs a condition; use 'skip' or 'xfail'",
+    "filterwarnings": "it needs arguments",
+}
 
 DOCUMENT_EXAMPLE = """\
 as: system:serviceaccount:shop:api
@@ -285,7 +297,13 @@ class _Document:
             return ()
         names = []
         for name, node in self.text_list("markers", values["markers"], "markers: [smoke]"):
-            if _MARKER.match(name.strip()):
+            if name.strip() in _REFUSED_MARKERS:
+                self.problem(
+                    node,
+                    f"marker '{name.strip()}' cannot be used in an access file: "
+                    f"{_REFUSED_MARKERS[name.strip()]} (example: markers: [smoke])",
+                )
+            elif _MARKER.match(name.strip()):
                 names.append(name.strip())
             else:
                 self.problem(

@@ -8,14 +8,20 @@ request and reads the answer. Authorization runs before admission, validation an
   ``400``, a ``403`` written by an admission plugin such as PodSecurity or ResourceQuota) means
   authorization passed: *allowed*, with what happened next in the note;
 * ``401``, ``429``, ``5xx`` and no answer decide nothing: the check fails as an error (a 500 may
-  be the authorizer itself failing, so it is never read as "allowed").
+  be the authorizer itself failing, so it is never read as "allowed"). The minimal bodies carry
+  the fields whose absence makes v1.37 answer 500 after authorization (``roleRef`` of RBAC
+  bindings, ``target`` of bindings);
+* a 403 that refuses the *impersonation* (``User "runner" cannot impersonate...``, or
+  ``impersonate-on:user-info:get`` with constrained impersonation) is the runner's problem and
+  an error, never the subject's "forbidden".
 
 Nothing is persisted: writes carry ``dryRun=All`` (authorized exactly like the real request);
 unnamed checks use the object name ``pytest-incluster-probe``, which does not exist, so even a
 server that ignored dryRun would find nothing to act on; ``deletecollection`` also carries a label
 selector that matches nothing. Requests whose side effects dryRun does not cover (``exec``,
-``attach``, ``portforward``, ``proxy``, ``token`` on a named object) are answered by review
-instead, as are verbs with no request form (``bind``, ``escalate``, ``impersonate``, ``use``,
+``attach``, ``portforward``, ``token`` on a named object; ``proxy`` subresources always, as
+they reach the workload behind them) are answered by review instead, as are verbs with no
+request form (``bind``, ``escalate``, ``impersonate``, ``use``,
 ``approve``, ``sign``, ``attest``, ``proxy``, ``*``) and non-resource verbs other than GET/HEAD;
 the decision's ``note`` says so.
 
@@ -49,9 +55,32 @@ NO_REQUEST_FORM = frozenset(
 SAFE_NAMED_SUBRESOURCES = frozenset(
     {"status", "scale", "log", "eviction", "ephemeralcontainers", "resize", "approval"}
 )
+# A request through a proxy subresource reaches the workload or kubelet behind it; never sent.
+UNSENT_SUBRESOURCES = frozenset({"proxy"})
+# Fields without which the server fails *after* authorization with a 500 (seen on v1.37):
+# bindings need a target, and RBAC bindings a roleRef for the escalation check.
+_REQUIRED_FIELDS: dict[tuple[str, str], dict[str, Any]] = {
+    ("", "bindings"): {"target": {"apiVersion": "v1", "kind": "Node", "name": PROBE_NAME}},
+    ("rbac.authorization.k8s.io", "rolebindings"): {
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": PROBE_NAME,
+        }
+    },
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): {
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": PROBE_NAME,
+        }
+    },
+}
 # The authorization filter's wording (responsewriters.Forbidden), old and new servers alike.
 _AUTHZ_DENIAL = re.compile(r'(?:^|: )User "[^"]*" cannot [^ ]+ ')
-_IMPERSONATION_DENIAL = re.compile(r'User "[^"]*" cannot impersonate ')
+# Legacy ("cannot impersonate resource ...") and constrained impersonation (Kubernetes 1.35+,
+# "cannot impersonate-on:user-info:get resource ...") both name the runner, not the subject.
+_IMPERSONATION_DENIAL = re.compile(r'User "[^"]*" cannot impersonate\S* ')
 
 
 class ProbeFailed(Exception):
@@ -96,7 +125,13 @@ def _minimal_object(resource: ApiResource, request: AccessRequest, name: str) ->
     metadata: dict[str, str] = {"name": name}
     if resource.namespaced and request.namespace:
         metadata["namespace"] = request.namespace
-    return {"apiVersion": resource.group_version, "kind": resource.kind, "metadata": metadata}
+    extra = _REQUIRED_FIELDS.get((resource.group, resource.name), {})
+    return {
+        "apiVersion": resource.group_version,
+        "kind": resource.kind,
+        "metadata": metadata,
+        **extra,
+    }
 
 
 def build_probe(resolved: Resolved) -> Probe | str:
@@ -118,6 +153,8 @@ def build_probe(resolved: Resolved) -> Probe | str:
     if verb in NO_REQUEST_FORM:
         return f"verb '{verb}' has no request form"
     sub = request.subresource
+    if sub in UNSENT_SUBRESOURCES:
+        return f"a request through {resource.name}/{sub} would reach the workload behind it"
     if sub and verb in ("list", "watch", "deletecollection"):
         return f"'{verb}' of a subresource has no request form"
     if sub and request.name and sub not in SAFE_NAMED_SUBRESOURCES:

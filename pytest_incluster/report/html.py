@@ -65,16 +65,10 @@ class HtmlReportPlugin:
         report.title = TITLE
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self._update_environment()
-
-    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # pytest-html keeps a reference to the metadata dict and renders it at its (trylast)
-        # sessionfinish; identity and version are usually only known after start-up.
-        self._update_environment()
-
-    def _update_environment(self) -> None:
+        # sessionfinish. Not earlier: identity and version are only known once the header or a
+        # test connected, and pytest-metadata would print these HTML values in the -v header.
         metadata = _metadata(self.config)
         if metadata is not None:
             metadata.update(self.environment())

@@ -30,6 +30,9 @@ _INVISIBLE = re.compile(
 
 STYLE: Final = (
     "<style>"
+    # pytest-html's body text is grey (#999); ours is content, not chrome.
+    ".incluster-test,.incluster-access{color:#222}"
+    ".incluster-access h3{color:#000;margin:12px 0 2px}"
     ".incluster-test{white-space:normal;font-family:Helvetica,Arial,sans-serif;"
     "margin:4px 0 10px}"
     ".incluster-error{border-left:4px solid #c00;background:#fde8e8;padding:6px 8px;"
@@ -45,9 +48,8 @@ STYLE: Final = (
     ".incluster-sortable th{cursor:pointer}"
     ".incluster-sortable th[data-dir=asc]:after{content:' \\25B2'}"
     ".incluster-sortable th[data-dir=desc]:after{content:' \\25BC'}"
-    ".incluster-warning{border:2px solid #c00;background:#fde8e8;padding:8px 10px;"
-    "margin:8px 0;font-weight:bold}"
-    ".incluster-access h3{margin:12px 0 2px}"
+    ".incluster-warning{border:2px solid #c00;background:#fde8e8;color:#900;"
+    "padding:8px 10px;margin:8px 0;font-weight:bold}"
     "</style>"
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -125,7 +126,18 @@ class ReportPlugin:
         redactor = self.state.redactor
         for patterns in self.config.hook.pytest_incluster_redact(config=self.config):
             for pattern in patterns or ():
-                redactor.add_pattern(pattern)
+                try:
+                    if not isinstance(pattern, str | re.Pattern):
+                        raise TypeError(
+                            f"expected a str or re.Pattern, got {type(pattern).__name__}"
+                        )
+                    redactor.add_pattern(pattern)
+                except (re.error, TypeError) as exc:
+                    raise pytest.UsageError(
+                        f"pytest_incluster_redact returned {pattern!r}, which is not a usable "
+                        f"regular expression ({exc}). Fix or remove it in the conftest.py or "
+                        "plugin that implements the hook."
+                    ) from None
 
     def _add_known_secrets(self) -> None:
         """Teach the redactor the configured token, in case no client has read it yet."""

@@ -99,8 +99,9 @@ class RedactingFilter(logging.Filter):
     """A handler filter that masks the formatted message, exception text and stack.
 
     It sits on handlers, not loggers, because a logger's filters do not see records propagated
-    from child loggers such as ``httpx`` and ``httpcore``. It rewrites the record in place
-    (message pre-formatted, args dropped), so every handler after it sees the masked text too.
+    from child loggers such as ``httpx`` and ``httpcore``. A record with something to mask is
+    rewritten in place (message pre-formatted, args dropped), so every handler after it sees
+    the masked text too.
     """
 
     def __init__(self, redactor: Redactor) -> None:
@@ -113,12 +114,19 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string is the handler's to report
             return True
-        record.msg = redact(message)
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+        # Records are only rewritten when something is masked, so caplog users still see the
+        # original msg/args of ordinary records.
+        masked = redact(message)
+        if masked != message:
+            record.msg = masked
+            record.args = None
+        exc_text = record.exc_text
+        if record.exc_info and not exc_text:
+            exc_text = logging.Formatter().formatException(record.exc_info)
+        if exc_text:
+            masked_exc = redact(exc_text)
+            if masked_exc != exc_text:
+                record.exc_text = masked_exc  # formatters use exc_text when it is set
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True

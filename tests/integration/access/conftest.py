@@ -7,7 +7,6 @@ ClusterRoleBindings, whose names carry that namespace so tests never share them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,57 +15,10 @@ import pytest
 from pytest_incluster.access.decision import AccessRequest
 from pytest_incluster.client import K8sClient
 from pytest_incluster.config.model import ClusterConfig
+from tests.integration.access.access_rbac import Shop, bind, client_for, role, sa_subject
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
-
-RBAC = "rbac.authorization.k8s.io/v1"
-SA_PREFIX = "system:serviceaccount"
-
-
-def role(
-    kind: str, name: str, rules: list[dict[str, Any]], namespace: str | None = None
-) -> dict[str, Any]:
-    metadata: dict[str, str] = {"name": name}
-    if namespace:
-        metadata["namespace"] = namespace
-    return {"apiVersion": RBAC, "kind": kind, "metadata": metadata, "rules": rules}
-
-
-def bind(
-    kind: str,
-    name: str,
-    role_kind: str,
-    role_name: str,
-    subjects: list[Mapping[str, str]],
-    namespace: str | None = None,
-) -> dict[str, Any]:
-    metadata: dict[str, str] = {"name": name}
-    if namespace:
-        metadata["namespace"] = namespace
-    return {
-        "apiVersion": RBAC,
-        "kind": kind,
-        "metadata": metadata,
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role_name},
-        "subjects": list(subjects),
-    }
-
-
-def sa_subject(namespace: str, name: str) -> dict[str, str]:
-    return {"kind": "ServiceAccount", "name": name, "namespace": namespace}
-
-
-def client_for(control_plane: ControlPlane, sa_dir: Path, **kwargs: Any) -> K8sClient:
-    """A K8sClient exactly as in a pod whose service account is mounted at ``sa_dir``."""
-    config = ClusterConfig(
-        server=control_plane.server,
-        namespace=(sa_dir / "namespace").read_text().strip(),
-        source="test pod directory",
-        token_file=sa_dir / "token",
-        ca_file=sa_dir / "ca.crt",
-    )
-    return K8sClient(config, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -84,36 +36,59 @@ def admin(control_plane: ControlPlane) -> Iterator[K8sClient]:
         yield client
 
 
-@dataclass
-class Shop:
-    """The RBAC world of one test, in namespace ``ns``.
+def _selected(selectors: list[dict[str, Any]], labels: Mapping[str, str]) -> bool:
+    return any(
+        all(labels.get(k) == v for k, v in (s.get("matchLabels") or {}).items())
+        and not s.get("matchExpressions")
+        for s in selectors
+    )
 
-    * ``api``: Role ``api`` (get/list pods, get pods/log, create deployments.apps) by a
-      RoleBinding, plus ClusterRole ``<ns>-node-reader`` (get/list nodes) by a
-      ClusterRoleBinding, plus get on its own namespace object;
-    * ``viewer``, ``editor``, ``boss``: the built-in ``view``, ``edit``, ``admin`` ClusterRoles
-      bound in ``ns`` only;
-    * ``runner``: what the tests run as (a pod token): may impersonate ServiceAccounts, users
-      and groups, and get ServiceAccounts in ``ns``, nothing else.
+
+@pytest.fixture(scope="session")
+def aggregated_cluster_roles(admin: K8sClient) -> None:
+    """Fill ``view``/``edit``/``admin`` the way kube-controller-manager would.
+
+    Those built-in ClusterRoles are *aggregated*: the API server creates them empty and the
+    clusterrole-aggregation controller (part of kube-controller-manager, which the test control
+    plane does not run) copies in the rules of every ClusterRole their selectors match. ``view``
+    is itself aggregated into ``edit``, and ``edit`` into ``admin``, so this repeats until
+    nothing changes, as the controller converges.
     """
-
-    ns: str
-    runner_dir: Path
-
-    def who(self, name: str) -> str:
-        return f"{SA_PREFIX}:{self.ns}:{name}"
+    path = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+    for _ in range(5):
+        roles = admin.get(path).json()["items"]
+        changed = False
+        for target in roles:
+            rule = target.get("aggregationRule")
+            if not rule:
+                continue
+            selectors = rule.get("clusterRoleSelectors") or []
+            rules: list[dict[str, Any]] = []
+            for source in roles:
+                labels = source["metadata"].get("labels") or {}
+                if source is target or not _selected(selectors, labels):
+                    continue
+                rules.extend(r for r in source.get("rules") or [] if r not in rules)
+            if rules != (target.get("rules") or []):
+                target["rules"] = rules
+                admin.put(f"{path}/{target['metadata']['name']}", json=target)
+                changed = True
+        if not changed:
+            return
 
 
 @pytest.fixture
 def shop(
+    aggregated_cluster_roles: None,
     admin: K8sClient,
     make_service_account: Callable[..., Path],
     unique_namespace: str,
 ) -> Shop:
     ns = unique_namespace
-    runner_dir = make_service_account(ns, "runner")
-    for name in ("api", "viewer", "editor", "boss", "nobody"):
-        make_service_account(ns, name)
+    dirs = {
+        name: make_service_account(ns, name)
+        for name in ("runner", "api", "viewer", "editor", "boss", "nobody")
+    }
     objects = [
         role(
             "Role",
@@ -170,7 +145,7 @@ def shop(
     ]
     for obj in objects:
         admin.apply(obj)
-    world = Shop(ns=ns, runner_dir=runner_dir)
+    world = Shop(ns=ns, dirs=dirs)
     # The authorizer learns of new bindings through informers; wait for the last ones.
     for name, (verb, resource, group) in {
         "runner": ("get", "serviceaccounts", ""),

@@ -7,8 +7,9 @@ There is no kube-controller-manager or kubelet here, so no pod ever runs. Instea
 * The Job's exact ``command`` + ``args``, read from the rendered manifest, run through
   :func:`run_in_pod` as the Job's ServiceAccount, in a working directory laid out like the pod's:
   the tests ConfigMap rendered to files the way kubelet writes a ConfigMap volume (``..data``
-  symlinks), read-only, under a read-only root filesystem. What the Job's volumes would provide
-  is emulated; the command itself is not changed.
+  symlinks), read-only, under a read-only root filesystem, as the pod's non-root ``runAsUser``.
+  What the Job's volumes and security context would provide is emulated; the command itself is
+  not changed.
 
 Each layout is run twice: deploy/ as shipped, and an overlay that moves it to another namespace
 and renames everything, which proves neither the manifests nor the example tests hard-code
@@ -21,10 +22,12 @@ import copy
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -126,8 +129,8 @@ def renamed_overlay(tmp_path: Path, namespace: str, suffix: str) -> Path:
         f"""\
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
-namespace: {namespace}
-nameSuffix: {suffix}
+namespace: "{namespace}"
+nameSuffix: "{suffix}"
 resources:
   - DEPLOY
 transformers:
@@ -136,7 +139,7 @@ transformers:
     kind: NamespaceTransformer
     metadata:
       name: namespace
-      namespace: {namespace}
+      namespace: "{namespace}"
     setRoleBindingSubjects: allServiceAccounts
 """,
     )
@@ -230,36 +233,61 @@ class PodRun:
     termination_log: Path
 
 
+def pod_user(layout: Layout) -> list[str]:
+    """``setpriv`` arguments for the container's runAsUser/runAsGroup (container wins)."""
+    context = {
+        **layout.pod_spec.get("securityContext", {}),
+        **layout.container.get("securityContext", {}),
+    }
+    uid = context.get("runAsUser")
+    if uid is None:
+        return []
+    gid = context.get("runAsGroup", uid)
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
+
+
 def run_job(
     cp: ControlPlane,
     layout: Layout,
     make_service_account: Callable[..., Path],
     tmp_path: Path,
+    pod_dir: Path,
 ) -> PodRun:
-    """Run the Job's container command as its ServiceAccount, in an emulated pod."""
+    """Run the Job's container command as its ServiceAccount, in an emulated pod.
+
+    ``pod_dir`` holds what the non-root user must reach (tmp_path's parents are root-only):
+    the working directory, world-writable like an emptyDir, and the termination log.
+    """
     container = layout.container
     command = [*container.get("command", []), *container.get("args", [])]
     assert not any("$(" in part for part in command), "teach run_job about $(VAR) expansion"
-    workdir = tmp_path / "work"
+    workdir = pod_dir / "work"
     workdir.mkdir()
+    workdir.chmod(0o777)
     tests_at = PurePosixPath(layout.mount_path("tests")).relative_to(container["workingDir"])
-    tests = workdir / tests_at
     tests_volume = layout.configmap(layout.volume("tests")["configMap"]["name"])
-    write_configmap_volume(tests, tests_volume["data"])
+    write_configmap_volume(workdir / tests_at, tests_volume["data"])
     sa_dir = make_service_account(
         layout.namespace, layout.pod_spec["serviceAccountName"], out_dir=tmp_path / "sa"
     )
-    termination_log = tmp_path / "termination-log"
+    # The files as the projected volume presents them: its defaultMode, readable by the user.
+    mode = layout.volume("kube-api-access")["projected"].get("defaultMode", 0o644)
+    for file in sa_dir.iterdir():
+        file.chmod(mode)
+    termination_log = pod_dir / "termination-log"
+    termination_log.touch(mode=0o666)
+    termination_log.chmod(0o666)
     env = {
         **resolve_env(layout),
-        # From deploy/Dockerfile: the image's venv on PATH, no bytecode written.
+        # From deploy/Dockerfile: the image's venv on PATH, HOME in /tmp, no bytecode written.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": "/tmp",
         "PYTHONDONTWRITEBYTECODE": "1",
         # kubelet provides /dev/termination-log; here it is a file of our own.
         "PYTEST_INCLUSTER_TERMINATION_LOG": str(termination_log),
     }
     process = run_in_pod(
-        ["sh", "-c", POD_FILESYSTEM, "pod-filesystem", str(tests_at), *command],
+        ["sh", "-c", POD_FILESYSTEM, "pod-filesystem", str(tests_at), *pod_user(layout), *command],
         sa_dir,
         cp.server,
         cwd=workdir,
@@ -287,6 +315,17 @@ def fetch_report(cp: ControlPlane, kubectl: Path, name: str, namespace: str, out
 
 
 # -- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pod_dir() -> Iterator[Path]:
+    """A directory the pod's non-root user can reach (pytest's tmp_path is root-only)."""
+    directory = Path(tempfile.mkdtemp(prefix="pytest-incluster-pod-"))
+    directory.chmod(0o755)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -329,6 +368,13 @@ def test_every_example_file_ships_in_the_tests_configmap(shipped: Layout) -> Non
     shipped_files = set(shipped.configmap(volume)["data"])
     on_disk = {p.name for p in EXAMPLES.iterdir() if p.is_file()} - NOT_SHIPPED
     assert shipped_files == on_disk
+
+
+def test_tests_configmap_survives_helm_templating(shipped: Layout) -> None:
+    """The helm-test variant puts the ConfigMap into a chart, where "{{" starts a template."""
+    volume = shipped.volume("tests")["configMap"]["name"]
+    for key, text in shipped.configmap(volume)["data"].items():
+        assert "{{" not in text, f"{key} contains '{{{{'"
 
 
 def test_job_runs_once_locked_down_with_a_short_lived_token(shipped: Layout) -> None:
@@ -448,8 +494,9 @@ def test_job_command_passes_and_stores_its_report(
     applied: Layout,
     make_service_account: Callable[..., Path],
     tmp_path: Path,
+    pod_dir: Path,
 ) -> None:
-    run = run_job(control_plane, applied, make_service_account, tmp_path)
+    run = run_job(control_plane, applied, make_service_account, tmp_path, pod_dir)
     output = run.process.stdout + run.process.stderr
     if run.process.returncode != 0:
         pytest.fail(f"the Job's command exited {run.process.returncode}:\n{output}", pytrace=False)
@@ -460,11 +507,13 @@ def test_job_command_passes_and_stores_its_report(
     assert f"identity {runner}" in run.process.stdout, output
     assert f"source in-cluster service account ({POD_SA_DIR})" in run.process.stdout, output
 
-    report = (run.workdir / "report.html").read_text()
+    report_file = run.workdir / "report.html"
+    assert report_file.stat().st_uid == applied.pod_spec["securityContext"]["runAsUser"]
+    report = report_file.read_text()
     assert "test_cannot_make_itself_cluster_admin" in report
     assert "list secrets -n kube-system" in report
 
-    configmap = _arg_after(applied.container["args"], "--incluster-report-configmap")
+    configmap = _option(applied.container["args"], "--incluster-report-configmap")
     fetched = tmp_path / "fetched"
     fetch_report(control_plane, kubectl, configmap, applied.namespace, fetched)
     assert (fetched / "report.html").read_text() == report
@@ -480,5 +529,11 @@ def test_job_command_passes_and_stores_its_report(
         assert token not in text
 
 
-def _arg_after(args: list[str], flag: str) -> str:
-    return args[args.index(flag) + 1]
+def _option(args: list[str], flag: str) -> str:
+    """The value of ``--flag=VALUE`` or ``--flag VALUE`` in ``args``."""
+    for index, arg in enumerate(args):
+        if arg.startswith(f"{flag}="):
+            return arg.split("=", 1)[1]
+        if arg == flag:
+            return args[index + 1]
+    raise AssertionError(f"{flag} is not in {args}")

@@ -77,6 +77,19 @@ def test_readme_settings_table_matches_settings_py() -> None:
     )
 
 
+def test_every_error_anchor_has_a_troubleshooting_section() -> None:
+    """``ConfigError(..., anchor="x")`` links users to ``README.md#x``; that must exist."""
+    package = README.parent / "pytest_incluster"
+    anchors = {
+        anchor
+        for path in package.rglob("*.py")
+        for anchor in re.findall(r'anchor="([^"]+)"', path.read_text())
+    }
+    text = README.read_text()
+    missing = sorted(a for a in anchors if f'<a id="{a}"></a>' not in text)
+    assert not missing, f"README.md has no section for anchors {missing}"
+
+
 def test_every_environment_entry_names_a_setting() -> None:
     assert set(ENVIRONMENT) <= {s.name for s in SETTINGS}
 

@@ -75,9 +75,20 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "conftest.py").write_text(CONFTEST.replace("<script>alert(1)</script>", XSS))
     (root / "test_suite.py").write_text(TESTS)
     result = subprocess.run(
-        ["python", "-m", "pytest", "-p", "no:cacheprovider", "--html=report.html",
-         "--self-contained-html"],
-        cwd=root, capture_output=True, text=True, timeout=300, check=False,
+        [
+            "python",
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--html=report.html",
+            "--self-contained-html",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
         env=_clean_env(),
     )
     assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout + result.stderr
@@ -93,23 +104,24 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def test_report_renders_without_console_errors(
-    chromium: str, report: Path, tmp_path: Path
-) -> None:
+def test_report_renders_without_console_errors(chromium: str, report: Path, tmp_path: Path) -> None:
     result = run_chromium(chromium, tmp_path, "--dump-dom", report.as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
     assert console_messages(result.stderr) == []
     dom = result.stdout
     # pytest-html's script built the results table from the JSON data ...
-    assert dom.count('<tbody class="results-table-row') == 4
+    assert dom.count('<tbody class="results-table-row passed"') == 2
+    assert dom.count('<tbody class="results-table-row failed"') == 2
     # ... including our per-test block, with the server message as text, not markup.
     assert '<table class="incluster-table incluster-calls">' in dom
     assert 'server said: pods "&lt;img src=x onerror=console.error(42)&gt;' in dom
-    assert "<img src=\"x\"" not in dom
+    assert '<img src="x"' not in dom
     # The access summary is rendered, grouped by subject, and sortable.
     assert '<section class="incluster-access" id="incluster-access-summary">' in dom
     assert "3 access checks: 1 passed, 2 failed" in dom
-    assert '<table class="incluster-table incluster-sortable" id="incluster-access-subjects">' in dom
+    assert (
+        '<table class="incluster-table incluster-sortable" id="incluster-access-subjects">' in dom
+    )
     assert "TLS verification of the API server is DISABLED" in dom
 
 
@@ -149,3 +161,19 @@ def png_rows(path: Path) -> tuple[int, int, list[bytes]]:
     raw = zlib.decompress(idat)
     stride = width * channels + 1
     return width, height, [raw[y * stride : (y + 1) * stride] for y in range(height)]
+
+
+def test_access_tables_sort_by_a_clicked_column(
+    chromium: str, report: Path, tmp_path: Path
+) -> None:
+    clicked = tmp_path / "clicked.html"
+    click = (
+        "<script>document.querySelectorAll('#incluster-access-subjects th')[1].click();"
+        "</script></body>"
+    )
+    clicked.write_text(report.read_text().replace("</body>", click))
+    result = run_chromium(chromium, tmp_path, "--dump-dom", clicked.as_uri())
+    assert console_messages(result.stderr) == []
+    table = result.stdout.split('id="incluster-access-subjects"')[1].split("</table>")[0]
+    assert '<th data-dir="asc">Checks</th>' in table
+    assert table.index("system:serviceaccount:tests:viewer") < table.index("alice")

@@ -174,15 +174,18 @@ def test_runner_without_rbac_gets_the_servers_answer_and_the_fix(
     report = tmp_path / "r.html"
     report.write_text("<html/>")
     token = (pod_dir / "token").read_text().strip()
-    with httpx.Client(
-        base_url=control_plane.server,
-        verify=ssl.create_default_context(cafile=str(pod_dir / "ca.crt")),
-        headers={"Authorization": f"Bearer {token}"},
-        trust_env=False,
-    ) as client, pytest.raises(UploadError) as caught:
+    with (
+        httpx.Client(
+            base_url=control_plane.server,
+            verify=ssl.create_default_context(cafile=str(pod_dir / "ca.crt")),
+            headers={"Authorization": f"Bearer {token}"},
+            trust_env=False,
+        ) as client,
+        pytest.raises(UploadError) as caught,
+    ):
         upload_report(client, unique_namespace, "r", {"report.html": report})
     message = str(caught.value)
     assert message.startswith(f"cannot store the report in ConfigMap {unique_namespace}/r: 403 ")
-    assert "cannot create resource \"configmaps\"" in message
+    assert 'cannot create resource "configmaps"' in message
     assert "Grant the runner 'create' and 'update'" in message
     assert token not in message

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.controlplane
 
 FETCH = Path(__file__).resolve().parents[3] / "deploy" / "fetch-report.sh"
-SUITE = r'''
+SUITE = r"""
 import base64
 import os
 import pytest
@@ -48,7 +48,7 @@ def test_runner_may_read_configmaps(k8s, k8s_namespace):
 def test_big_output():
     # Incompressible captured output makes the report larger than one ConfigMap.
     print(base64.b64encode(os.urandom(int(os.environ.get("BIG_OUTPUT", "0")))).decode())
-'''
+"""
 
 
 @pytest.fixture
@@ -66,7 +66,10 @@ def run_as_pod(
         return pytester.runpytest_subprocess(
             # One token: pytest's early parse would take a separate value for a path argument
             # and move the rootdir.
-            f"--incluster-sa-dir={sa_dir}", "-p", "no:cacheprovider", *args
+            f"--incluster-sa-dir={sa_dir}",
+            "-p",
+            "no:cacheprovider",
+            *args,
         )
 
     return run
@@ -89,8 +92,13 @@ def grant(cp: ControlPlane, namespace: str, name: str, rules: list[dict[str, Any
         ).raise_for_status()
 
 
-REPORT_RULES = [{"apiGroups": [""], "resources": ["configmaps"],
-                 "verbs": ["get", "list", "create", "update", "delete"]}]
+REPORT_RULES = [
+    {
+        "apiGroups": [""],
+        "resources": ["configmaps"],
+        "verbs": ["get", "list", "create", "update", "delete"],
+    }
+]
 
 
 def test_report_is_stored_in_configmaps_and_fetched(
@@ -107,15 +115,21 @@ def test_report_is_stored_in_configmaps_and_fetched(
     termination = pytester.path / "termination-log"
     result = run_as_pod(
         sa_dir,
-        "--html", "report.html", "--junitxml", "junit.xml",
-        "--incluster-report-configmap", "suite-report",
-        BIG_OUTPUT=str(1024 * 1024), PYTEST_INCLUSTER_TERMINATION_LOG=str(termination),
+        "--html",
+        "report.html",
+        "--junitxml",
+        "junit.xml",
+        "--incluster-report-configmap",
+        "suite-report",
+        BIG_OUTPUT=str(1024 * 1024),
+        PYTEST_INCLUSTER_TERMINATION_LOG=str(termination),
     )
     result.assert_outcomes(passed=3)
     stored = [line for line in result.outlines if line.startswith("incluster: report stored")]
     assert len(stored) == 1
-    assert stored[0].startswith(f"incluster: report stored in ConfigMap {unique_namespace}/"
-                                "suite-report (")
+    assert stored[0].startswith(
+        f"incluster: report stored in ConfigMap {unique_namespace}/suite-report ("
+    )
     parts = int(stored[0].split("(")[1].split()[0])
     assert parts >= 2
 
@@ -129,9 +143,15 @@ def test_report_is_stored_in_configmaps_and_fetched(
     out = pytester.path / "fetched"
     fetched = subprocess.run(
         ["bash", str(FETCH), "suite-report", "-n", unique_namespace, "-o", str(out)],
-        env={**os.environ, "KUBECTL": str(kubectl),
-             "KUBECONFIG": str(control_plane.admin_kubeconfig)},
-        capture_output=True, text=True, timeout=120, check=False,
+        env={
+            **os.environ,
+            "KUBECTL": str(kubectl),
+            "KUBECONFIG": str(control_plane.admin_kubeconfig),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert fetched.returncode == 0, fetched.stderr
     assert (out / "report.html").read_bytes() == (pytester.path / "report.html").read_bytes()
@@ -139,7 +159,8 @@ def test_report_is_stored_in_configmaps_and_fetched(
     assert fetched.stdout.splitlines()[-1].startswith("pytest-incluster: 3 passed")
 
     page, data = read_report(out / "report.html")
-    assert "<style>" in page and "assets/style.css" not in page  # made self-contained
+    assert "<style>" in page  # made self-contained: the assets directory is not stored
+    assert "assets/style.css" not in page
     env = data["environment"]
     assert env["Identity"] == f"system:serviceaccount:{unique_namespace}:runner"
     assert env["Namespace"] == unique_namespace
@@ -167,7 +188,9 @@ def test_upload_that_is_not_allowed_is_a_warning_not_a_failure(
     pytester.makepyfile("def test_ok():\n    pass\n")
     termination = pytester.path / "termination-log"
     result = run_as_pod(
-        sa_dir, "--incluster-report-configmap", "r",
+        sa_dir,
+        "--incluster-report-configmap",
+        "r",
         PYTEST_INCLUSTER_TERMINATION_LOG=str(termination),
     )
     assert result.ret == pytest.ExitCode.OK
@@ -186,7 +209,7 @@ def test_upload_that_is_not_allowed_is_a_warning_not_a_failure(
     )
 
 
-LEAKY_SUITE = r'''
+LEAKY_SUITE = r"""
 import logging
 import sys
 
@@ -209,7 +232,7 @@ def test_fails_with_the_token_everywhere(k8s, k8s_token, k8s_server, k8s_ca_file
         client.get("/version")
     k8s.get("/version")
     assert k8s_token.startswith("no"), f"unexpected token {k8s_token}"
-'''
+"""
 
 
 def test_token_appears_in_no_output_of_a_failing_verbose_run(
@@ -224,10 +247,21 @@ def test_token_appears_in_no_output_of_a_failing_verbose_run(
     pytester.makepyfile(test_leaky=LEAKY_SUITE)
     result = run_as_pod(
         sa_dir,
-        "-vv", "--showlocals", "--tb=long", "-rA",
-        "--log-level=DEBUG", "--log-cli-level=DEBUG", "--log-file=run.log",
-        "--log-file-level=DEBUG", "--html=report.html", "--self-contained-html",
-        "--junitxml=junit.xml", "-o", "junit_logging=all", "-o", "junit_family=xunit1",
+        "-vv",
+        "--showlocals",
+        "--tb=long",
+        "-rA",
+        "--log-level=DEBUG",
+        "--log-cli-level=DEBUG",
+        "--log-file=run.log",
+        "--log-file-level=DEBUG",
+        "--html=report.html",
+        "--self-contained-html",
+        "--junitxml=junit.xml",
+        "-o",
+        "junit_logging=all",
+        "-o",
+        "junit_family=xunit1",
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(failed=1)

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.htmlreport import read_report
 
-SUITE = r'''
+SUITE = r"""
 import os
 import pathlib
 import time
@@ -49,7 +49,7 @@ def test_hangs(namespace):
 
 def test_never_runs():
     pass
-'''
+"""
 
 
 def wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 60) -> None:
@@ -75,9 +75,21 @@ def test_sigterm_mid_test_cleans_up_and_writes_the_report(tmp_path: Path) -> Non
     for name in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "PYTEST_ADDOPTS"):
         env.pop(name, None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v",
-         "--html=report.html", "--junitxml=junit.xml"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-v",
+            "--html=report.html",
+            "--junitxml=junit.xml",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     wait_for(marks / "started", process)
     process.send_signal(signal.SIGTERM)

@@ -169,6 +169,11 @@ def test_several_documents_and_defaults() -> None:
             "'_'; no arguments) (example: markers: [smoke])",
         ),
         (
+            "markers: [impersonate]\nallowed: [get pods]\n",
+            "shop.access.yaml:1: marker 'impersonate' cannot be used in an access file: set the "
+            "subject with 'as:' (and 'groups:') (example: markers: [smoke])",
+        ),
+        (
             "allowed: [get pods]\nallowed: [list pods]\n",
             "shop.access.yaml:2: key 'allowed' appears twice (first on line 1); merge them",
         ),

@@ -35,7 +35,7 @@ NAMESPACES = ApiResource(
 def resolved(resource: ApiResource, verb: str, **kw: str | None) -> Resolved:
     request = AccessRequest(
         verb=verb, resource=resource.name, group=resource.group, version=resource.version, **kw
-    )  # type: ignore[arg-type]
+    )
     return Resolved(request, resource)
 
 

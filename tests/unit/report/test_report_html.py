@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.htmlreport import read_report, test_log
 
-CONFTEST = r'''
+CONFTEST = r"""
 import pytest
 from pytest_incluster.access.decision import AccessOutcome
 from pytest_incluster.calls import ApiCall
@@ -49,9 +49,9 @@ def record(pytestconfig, request):
                                             "tests", expected, actual, reason))
 
     return call, check
-'''
+"""
 
-TESTS = r'''
+TESTS = r"""
 import httpx
 import pytest
 from pytest_incluster.client.errors import error_from_response
@@ -88,7 +88,7 @@ def test_hole_in_rbac(record):
 @pytest.mark.parametrize("name", ["<img src=x onerror=alert(2)>"])
 def test_param(name):
     pass
-'''
+"""
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_report_has_environment_calls_checks_and_summary(
     result.assert_outcomes(passed=2, failed=2)
     page, data = read_report(suite.path / "out" / "report.html")
 
-    assert "<title id=\"head-title\">pytest-incluster report</title>" in page
+    assert '<title id="head-title">pytest-incluster report</title>' in page
     env = data["environment"]
     assert env["Kubernetes server"] == "https://10.0.0.1:443"
     assert env["Kubernetes version"] == "v1.37.2"
@@ -119,8 +119,7 @@ def test_report_has_environment_calls_checks_and_summary(
     assert env["Configuration source"] == "in-cluster service account"
     assert "DISABLED" in env["TLS verification"]
     assert env["pytest-incluster"]
-    assert re.search(r'<div class="incluster-warning">Warning: TLS verification[^<]*DISABLED',
-                     page)
+    assert re.search(r'<div class="incluster-warning">Warning: TLS verification[^<]*DISABLED', page)
 
     listed = test_log(data, "test_suite.py::test_lists_pods")
     assert "API calls (1)" in listed
@@ -130,8 +129,10 @@ def test_report_has_environment_calls_checks_and_summary(
 
     denied = test_log(data, "test_suite.py::test_denied_delete")
     # The typed error's message first, then checks and calls, the traceback folded away.
-    assert denied.startswith('<div class="incluster-test"><div class="incluster-error">'
-                             "<b>Forbidden:</b> DELETE /api/v1/namespaces/tests/pods/x -&gt; 403")
+    assert denied.startswith(
+        '<div class="incluster-test"><div class="incluster-error">'
+        "<b>Forbidden:</b> DELETE /api/v1/namespaces/tests/pods/x -&gt; 403"
+    )
     assert "<td>alice</td>" in denied
     assert "server said: pods &quot;&lt;script&gt;alert(1)&lt;/script&gt;" in denied
     assert "\\x1b[31mred" in denied
@@ -147,8 +148,7 @@ def test_report_has_environment_calls_checks_and_summary(
     assert "3 access checks: 1 passed, 2 failed (1 unexpectedly allowed, 1 unexpectedly " in (
         summary
     )
-    assert ("<tr class=\"incluster-fail\"><td>alice</td><td>2</td><td>0</td><td>2</td></tr>"
-            in summary)
+    assert '<tr class="incluster-fail"><td>alice</td><td>2</td><td>0</td><td>2</td></tr>' in summary
     assert "<h3>system:serviceaccount:tests:viewer</h3>" in summary
 
     row = data["tests"]["test_suite.py::test_param[<img src=x onerror=alert(2)>]"][0]

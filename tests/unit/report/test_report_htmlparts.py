@@ -105,8 +105,11 @@ def test_access_summary_groups_by_subject_with_counts_failures_first() -> None:
     counts = re.findall(
         r"<tr[^>]*><td>([^<]*)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td></tr>", section
     )
-    assert counts == [("&lt;carol&gt;", "1", "0", "1"), ("bob", "2", "1", "1"),
-                      ("alice", "2", "2", "0")]
+    assert counts == [
+        ("&lt;carol&gt;", "1", "0", "1"),
+        ("bob", "2", "1", "1"),
+        ("alice", "2", "2", "0"),
+    ]
     headings = re.findall(r"<h3>(.*?)</h3>", section)
     assert headings == ["&lt;carol&gt;", "bob", "alice"]
     bob = section[section.index("<h3>bob</h3>") : section.index("<h3>alice</h3>")]

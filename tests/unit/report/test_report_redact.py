@@ -65,8 +65,10 @@ def test_longer_secret_wins_over_a_secret_it_contains() -> None:
         (f"Authorization: Bearer {OPAQUE}", f"Authorization: Bearer {MASK}"),
         (f"(b'authorization', b'bearer {OPAQUE}')", f"(b'authorization', b'bearer {MASK}')"),
         (f"curl -H 'Authorization: Basic {OPAQUE}'", f"curl -H 'Authorization: Basic {MASK}'"),
-        ('{"status": {"token": "opaque-value-1", "expirationTimestamp": "x"}}',
-         f'{{"status": {{"token": "{MASK}", "expirationTimestamp": "x"}}}}'),
+        (
+            '{"status": {"token": "opaque-value-1", "expirationTimestamp": "x"}}',
+            f'{{"status": {{"token": "{MASK}", "expirationTimestamp": "x"}}}}',
+        ),
         ("password: hunter2hunter2", f"password: {MASK}"),
         ("export TOKEN=abc123def", f"export TOKEN={MASK}"),
         ("Config(token='abc123def')", f"Config(token='{MASK}')"),

@@ -20,7 +20,7 @@ JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6eDp5In0.c2ln
 CUSTOM = "custom-123456"
 LEAKS = (SECRET, JWT, CUSTOM, base64.b64encode(SECRET.encode()).decode())
 
-CONFTEST = f'''
+CONFTEST = f"""
 import pytest
 from pytest_incluster.state import get_state
 
@@ -36,9 +36,9 @@ def pytest_configure(config):
 
 def pytest_incluster_redact(config):
     return [r"custom-[0-9]{{6}}"]
-'''
+"""
 
-TESTS = r'''
+TESTS = r"""
 import base64
 import logging
 import sys
@@ -73,7 +73,7 @@ def test_skipped():
 
 def test_passes_with_output():
     print(f"all good {JWT}")
-'''
+"""
 
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["plain", "xdist"])
@@ -84,11 +84,23 @@ def test_no_secret_in_any_output(pytester: pytest.Pytester, xdist: bool) -> None
         test_broken=f"raise RuntimeError('cannot import with {SECRET}')\n",
     )
     args = [
-        "-vv", "-rA", "--showlocals", "--tb=long", "--continue-on-collection-errors",
-        "--log-level=DEBUG", "--log-cli-level=DEBUG",
-        "--log-file=run.log", "--log-file-level=DEBUG",
-        "--junitxml=junit.xml", "-o", "junit_logging=all", "-o", "junit_family=xunit1",
-        "--html=report.html", "-p", "no:cacheprovider",
+        "-vv",
+        "-rA",
+        "--showlocals",
+        "--tb=long",
+        "--continue-on-collection-errors",
+        "--log-level=DEBUG",
+        "--log-cli-level=DEBUG",
+        "--log-file=run.log",
+        "--log-file-level=DEBUG",
+        "--junitxml=junit.xml",
+        "-o",
+        "junit_logging=all",
+        "-o",
+        "junit_family=xunit1",
+        "--html=report.html",
+        "-p",
+        "no:cacheprovider",
     ]
     if xdist:
         args += ["-n", "2"]
