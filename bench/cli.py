@@ -24,6 +24,7 @@ import platform
 import random
 import shlex
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -428,6 +429,11 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: the control plane is stopped
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _terminate)
     return run(parse_args(argv), argv)

@@ -79,8 +79,9 @@ CLUSTER_TYPES = (
     _t("nodes", "v1", namespaced=False),
     _t("clusterroles.rbac.authorization.k8s.io", "v1", namespaced=False),
 )
-VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
-NAMED_VERBS = ("get", "update", "patch", "delete")
+# Reads dominate real access matrices; weights per verb.
+VERBS = {"get": 3, "list": 3, "watch": 1, "create": 2, "update": 1, "patch": 1, "delete": 1}
+NAMED_VERBS = {"get": 3, "update": 1, "patch": 1, "delete": 1}
 OBJECT_NAMES = (
     "web",
     "api",
@@ -178,6 +179,10 @@ class Entry:
         return flags
 
 
+def _verb(rng: random.Random, weights: Mapping[str, int]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
 def _draw(rng: random.Random) -> Entry:
     """One random entry; the weights give a realistic mix of plain, named, scoped and URL checks."""
     kind = rng.choices(
@@ -190,8 +195,7 @@ def _draw(rng: random.Random) -> Entry:
         name = rng.choice(("node-1", "system:basic-user")) if rng.random() < 0.2 else None
         if cluster_type.resource == "namespaces":
             name = None  # see the module docstring
-        verbs = NAMED_VERBS if name else VERBS
-        return Entry(verb=rng.choice(verbs), type=cluster_type, name=name)
+        return Entry(verb=_verb(rng, NAMED_VERBS if name else VERBS), type=cluster_type, name=name)
     explicit = rng.random() < 0.85
     namespace = rng.choice(NAMESPACES) if explicit else RUNNER_NAMESPACE
     if kind == "subresource":
@@ -208,14 +212,14 @@ def _draw(rng: random.Random) -> Entry:
     rtype = rng.choice(NAMESPACED_TYPES)
     if kind == "named":
         return Entry(
-            verb=rng.choice(NAMED_VERBS),
+            verb=_verb(rng, NAMED_VERBS),
             type=rtype,
             namespace=namespace,
             explicit_namespace=explicit,
             name=rng.choice(OBJECT_NAMES),
         )
     return Entry(
-        verb=rng.choice(VERBS), type=rtype, namespace=namespace, explicit_namespace=explicit
+        verb=_verb(rng, VERBS), type=rtype, namespace=namespace, explicit_namespace=explicit
     )
 
 

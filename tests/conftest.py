@@ -18,16 +18,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpcore
+import httpcore  # noqa: F401  (see below)
 import pytest
 
 # Import the client stack before any in-process pytester run. pytester restores sys.modules
 # after each inline run, so a module first imported inside one (httpcore is imported lazily by
 # httpx) would later be imported again as new class objects, which httpx's cached exception
 # map no longer recognises: a refused connection would escape as a raw httpcore error.
-import pytest_incluster.client
-
-assert httpcore and pytest_incluster.client
+import pytest_incluster.client  # noqa: F401
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane

@@ -46,8 +46,8 @@ def start_impersonation(config: pytest.Config, spec: ImpersonateSpec) -> None:
             pytest.fail(
                 f"@pytest.mark.impersonate({spec.user!r}): the runner {who} may not impersonate "
                 f'{resource} "{name}"{f" in namespace {namespace}" if namespace else ""}. '
-                "Grant it the 'impersonate' verb on that resource (see deploy/rbac-impersonation"
-                ".yaml), or remove the marker.",
+                "Grant it the 'impersonate' verb on that resource (see deploy/components/"
+                "impersonation/), or remove the marker.",
                 pytrace=False,
             )
     client.set_impersonation(spec.user, spec.groups)

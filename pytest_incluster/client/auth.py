@@ -82,13 +82,15 @@ class TokenFileAuth(httpx.Auth):
                 f"Cannot read the bearer token file {self.path}: {exc.strerror or exc}. Check "
                 "that the file is mounted and readable (a pod's service-account token is "
                 "mounted unless automountServiceAccountToken is false), or pass "
-                "--incluster-token-file."
+                "--incluster-token-file.",
+                anchor="token-file",
             ) from None
         if not token:
             raise TokenFileError(
                 f"The bearer token file {self.path} is empty. Check that the file is mounted and "
                 "written (a pod's service-account token is mounted unless "
-                "automountServiceAccountToken is false), or pass --incluster-token-file."
+                "automountServiceAccountToken is false), or pass --incluster-token-file.",
+                anchor="token-file",
             )
         return token
 

@@ -28,7 +28,8 @@ def ssl_context(config: ClusterConfig) -> ssl.SSLContext:
         raise ConfigError(
             f"Cannot load the CA certificate file {config.ca_file} "
             f"(from {config.sources.get('ca_file', config.source)}): {exc}. Point "
-            "--incluster-ca-file at the cluster's CA bundle (PEM)."
+            "--incluster-ca-file at the cluster's CA bundle (PEM).",
+            anchor="ca-file",
         ) from None
     if config.client_cert_file is not None:
         try:
@@ -40,6 +41,7 @@ def ssl_context(config: ClusterConfig) -> ssl.SSLContext:
             raise ConfigError(
                 f"Cannot load the client certificate {config.client_cert_file} with key "
                 f"{config.client_key_file} (from {config.sources.get('cert', config.source)}): "
-                f"{exc}. Check that both are PEM and that the key matches the certificate."
+                f"{exc}. Check that both are PEM and that the key matches the certificate.",
+                anchor="ca-file",
             ) from None
     return context

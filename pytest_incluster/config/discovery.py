@@ -77,7 +77,8 @@ def resolve(
         raise ConfigError(
             f"The service-account directory {sa_dir} (from {options.sa_dir.source}) does not "
             "exist or is not a directory. It must hold token, ca.crt and optionally namespace, "
-            "as mounted into a pod; fix the path or leave the option unset."
+            "as mounted into a pod; fix the path or leave the option unset.",
+            anchor="service-account-directory",
         )
     private = PrivateFiles(private_dir)
     if _given(options.kubeconfig) or _given(options.context):
@@ -183,7 +184,8 @@ def _from_pod(
                 f"{options.sa_dir.value}, so there is no CA certificate to verify the API server "
                 "with (pytest-incluster never falls back to an unverified connection). Mount the "
                 "service account (automountServiceAccountToken: true), or pass "
-                "--incluster-ca-file and --incluster-token-file."
+                "--incluster-ca-file and --incluster-token-file.",
+                anchor="no-ca-certificate",
             )
         elif ca_file is None:
             sources["ca_file"] = "system trust store"
@@ -230,7 +232,8 @@ def _kubeconfig_files(
             raise ConfigError(
                 f"The kubeconfig {path} (from {options.kubeconfig.source}) does not exist or is "
                 "not a file. Fix the path, or leave the option unset to use KUBECONFIG or "
-                "~/.kube/config."
+                "~/.kube/config.",
+                anchor="kubeconfig",
             )
         sources["kubeconfig"] = options.kubeconfig.source
         return [path]
@@ -240,7 +243,8 @@ def _kubeconfig_files(
         shown = ", ".join(kubeconfig.display_path(p, home) for p in candidates)
         raise ConfigError(
             f"{options.context.source} selects context {options.context.value!r}, but no "
-            f"kubeconfig exists at {shown}. Pass --incluster-kubeconfig PATH or set KUBECONFIG."
+            f"kubeconfig exists at {shown}. Pass --incluster-kubeconfig PATH or set KUBECONFIG.",
+            anchor="kubeconfig",
         )
     sources["kubeconfig"] = (
         kubeconfig.KUBECONFIG_ENV if environ.get(kubeconfig.KUBECONFIG_ENV) else "default"

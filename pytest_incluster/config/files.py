@@ -19,10 +19,13 @@ def check_token_file(path: Path, source: str, *, fix: str) -> None:
         blank = not path.read_text(encoding="utf-8", errors="replace").strip()
     except OSError as exc:
         raise ConfigError(
-            f"Cannot read the token file {path} (from {source}): {exc.strerror or exc}. {fix}"
+            f"Cannot read the token file {path} (from {source}): {exc.strerror or exc}. {fix}",
+            anchor="token-file",
         ) from None
     if blank:
-        raise ConfigError(f"The token file {path} (from {source}) is empty. {fix}")
+        raise ConfigError(
+            f"The token file {path} (from {source}) is empty. {fix}", anchor="token-file"
+        )
 
 
 def check_ca_file(path: Path, source: str, *, fix: str) -> None:
@@ -36,16 +39,20 @@ def check_ca_file(path: Path, source: str, *, fix: str) -> None:
     except OSError as exc:
         raise ConfigError(
             f"Cannot read the CA certificate file {path} (from {source}): "
-            f"{exc.strerror or exc}. {fix}"
+            f"{exc.strerror or exc}. {fix}",
+            anchor="ca-file",
         ) from None
     if not data.strip():
-        raise ConfigError(f"The CA certificate file {path} (from {source}) is empty. {fix}")
+        raise ConfigError(
+            f"The CA certificate file {path} (from {source}) is empty. {fix}", anchor="ca-file"
+        )
     try:
         ssl.create_default_context(cafile=str(path))
     except (ssl.SSLError, ValueError) as exc:
         raise ConfigError(
             f"The CA certificate file {path} (from {source}) does not contain a PEM certificate "
-            f"Python can load ({exc}). {fix}"
+            f"Python can load ({exc}). {fix}",
+            anchor="ca-file",
         ) from None
 
 
@@ -56,7 +63,11 @@ def check_readable(path: Path, what: str, source: str, *, fix: str) -> None:
             pass
     except OSError as exc:
         raise ConfigError(
-            f"Cannot read the {what} {path} (from {source}): {exc.strerror or exc}. {fix}"
+            f"Cannot read the {what} {path} (from {source}): {exc.strerror or exc}. {fix}",
+            anchor="client-certificate",
         ) from None
     if not path.is_file():
-        raise ConfigError(f"The {what} {path} (from {source}) is not a regular file. {fix}")
+        raise ConfigError(
+            f"The {what} {path} (from {source}) is not a regular file. {fix}",
+            anchor="client-certificate",
+        )

@@ -44,12 +44,14 @@ def server_from_env(environ: Mapping[str, str]) -> str | None:
         raise ConfigError(
             f"{SERVICE_HOST} is set ({host}) but {SERVICE_PORT} {state}; both come from the "
             "pod's service links. Set both (the port of the kubernetes service, usually 443), "
-            "or pass --incluster-server https://HOST:PORT."
+            "or pass --incluster-server https://HOST:PORT.",
+            anchor="service-port",
         )
     if not port.isdigit():
         raise ConfigError(
             f"{SERVICE_PORT} is {port!r}, which is not a port number. Set it to the port of the "
-            "kubernetes service (usually 443), or pass --incluster-server https://HOST:PORT."
+            "kubernetes service (usually 443), or pass --incluster-server https://HOST:PORT.",
+            anchor="service-port",
         )
     return "https://" + join_host_port(host, port)
 

@@ -106,7 +106,9 @@ class Selection:
 
 
 def _fail(path: Path, home: Path, problem: str, fix: str) -> ConfigError:
-    return ConfigError(f"kubeconfig {display_path(path, home)}: {problem}. {fix}")
+    return ConfigError(
+        f"kubeconfig {display_path(path, home)}: {problem}. {fix}", anchor="kubeconfig"
+    )
 
 
 def _named_list(
@@ -241,7 +243,8 @@ def select(
             raise ConfigError(
                 f"kubeconfig {shown} has no current-context. Pass --incluster-context NAME "
                 f"(one of: {', '.join(sorted(config.contexts)) or 'none defined'}) or run "
-                "'kubectl config use-context NAME'."
+                "'kubectl config use-context NAME'.",
+                anchor="kubeconfig",
             )
         context_source = "current-context"
     entry = config.contexts.get(name)
@@ -249,7 +252,8 @@ def select(
         raise ConfigError(
             f"kubeconfig {shown} has no context named {name!r} (from {context_source}); it "
             f"defines: {', '.join(sorted(config.contexts)) or 'no contexts'}. Pass "
-            "--incluster-context with one of those, or fix the kubeconfig."
+            "--incluster-context with one of those, or fix the kubeconfig.",
+            anchor="kubeconfig",
         )
     label = f"kubeconfig {display_path(entry.origin, home)} context {name}"
     where = f"context {name!r}"

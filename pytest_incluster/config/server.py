@@ -32,19 +32,22 @@ def check_server(url: str, source: str) -> str:
     except ValueError as exc:
         raise ConfigError(
             f"The API server URL {url!r} from {source} is not a valid URL ({exc}). "
-            "Give it as https://HOST:PORT, for example https://10.96.0.1:443."
+            "Give it as https://HOST:PORT, for example https://10.96.0.1:443.",
+            anchor="server-url",
         ) from None
     del port
     if parts.scheme not in {"https", "http"} or not parts.hostname:
         raise ConfigError(
             f"The API server URL {url!r} from {source} must start with https:// and name a host, "
             "for example https://10.96.0.1:443 (http:// is accepted only for a kubectl proxy on "
-            "127.0.0.1)."
+            "127.0.0.1).",
+            anchor="server-url",
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             f"The API server URL {url!r} from {source} uses plain http:// to a host that is not "
             "loopback, which would send credentials unencrypted. Use https://, or reach the API "
-            "through a kubectl proxy sidecar at http://127.0.0.1:8001."
+            "through a kubectl proxy sidecar at http://127.0.0.1:8001.",
+            anchor="server-url",
         )
     return url.rstrip("/")

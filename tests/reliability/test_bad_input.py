@@ -192,9 +192,7 @@ class CaseRuns:
 
 
 @pytest.fixture(scope="module")
-def config_runs(
-    control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
-) -> CaseRuns:
+def config_runs(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> CaseRuns:
     """Every configuration case run once, three inner runs at a time."""
     base = tmp_path_factory.mktemp("bad-config")
     cases = _cases(base, control_plane)
