@@ -42,11 +42,45 @@ def clean_env() -> dict[str, str]:
     }
 
 
-def pod_env() -> dict[str, str]:
-    """:func:`clean_env` as in the runner image: ``deploy/Dockerfile`` sets
-    ``PYTHONDONTWRITEBYTECODE=1`` (the root file system is read-only), so pytest can keep no
-    assertion-rewrite cache and rewrites every module marked for rewriting on every run."""
-    return clean_env() | {"PYTHONDONTWRITEBYTECODE": "1"}
+def pod_env(pycache: Path, *, filling: bool = False) -> dict[str, str]:
+    """:func:`clean_env` as in the runner image, emulated with a private bytecode cache.
+
+    ``deploy/Dockerfile`` sets ``PYTHONDONTWRITEBYTECODE=1`` on a read-only root file system:
+    the image has the ``.pyc`` files pip compiled, but never pytest's assertion-rewrite caches,
+    so every module pytest marks for rewriting (all of ``pytest_incluster``, as an entry-point
+    plugin, and the other plugins) is rewritten and compiled on every run. ``filling``: write
+    to ``pycache`` (the "image build"); :func:`drop_rewrite_caches` then removes what the image
+    would not have. pytest also needs :data:`POD_PYTEST_ARGS`.
+    """
+    env = clean_env() | {
+        "PYTHONPYCACHEPREFIX": str(pycache),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),  # for -p bench.podshim
+    }
+    return env if filling else env | {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
+# pytest arguments that make the developer's virtualenv look like the runner image: only the
+# image's plugins (pytest-html, pytest-metadata, anyio via httpx, pytest-incluster), and
+# pytest-incluster marked for rewriting as a wheel install would be (bench/podshim.py).
+POD_PYTEST_ARGS = (
+    "-p",
+    "bench.podshim",
+    "-p",
+    "no:xdist",
+    "-p",
+    "no:xdist.looponfail",
+    "-p",
+    "no:hypothesispytest",
+)
+
+
+def drop_rewrite_caches(pycache: Path) -> int:
+    """Delete pytest's assertion-rewrite caches (``*-pytest-*.pyc``) under ``pycache``."""
+    dropped = 0
+    for cached in pycache.rglob("*-pytest-*.pyc"):
+        cached.unlink()
+        dropped += 1
+    return dropped
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,12 @@ def write_matrix(path: Path, entries: Sequence[Entry], truth: Sequence[bool]) ->
     path.write_text(header + yaml.safe_dump(doc, sort_keys=False, width=200))
 
 
-def pytest_argv(matrix: Path, cluster: BenchCluster, junit: Path | None) -> list[str]:
-    """``pytest`` as the ServiceAccount, exactly as a pod would run it (pod-style dir)."""
+def pytest_argv(
+    matrix: Path, cluster: BenchCluster, junit: Path | None, *, pod: bool = False
+) -> list[str]:
+    """``pytest`` as the ServiceAccount, exactly as a pod would run it (pod-style dir).
+
+    ``pod``: plus :data:`child.POD_PYTEST_ARGS` (the runner image's plugin set)."""
     argv = [
         "-m",
         "pytest",
@@ -80,7 +84,7 @@ def pytest_argv(matrix: Path, cluster: BenchCluster, junit: Path | None) -> list
     ]
     if junit is not None:
         argv += ["--junitxml", str(junit)]
-    return argv
+    return argv + list(child.POD_PYTEST_ARGS) if pod else argv
 
 
 def _junit_decisions(
@@ -122,20 +126,21 @@ def run_a(
     workdir: Path,
     tag: str,
     *,
-    pod: bool = False,
+    pod_pycache: Path | None = None,
+    filling: bool = False,
 ) -> Outcome:
     """A: pytest on the matrix file, end to end (interpreter start to exit).
 
-    ``pod``: with the runner image's environment (:func:`child.pod_env`) instead of a
-    developer's (bytecode and assertion-rewrite caches written and reused).
+    By default in a developer's environment (bytecode and assertion-rewrite caches written and
+    reused); with ``pod_pycache`` as in the runner image (:func:`child.pod_env`).
     """
     junit = workdir / f"junit-{tag}.xml"
     junit.unlink(missing_ok=True)
     ran = child.run(
-        [child.python(), *pytest_argv(matrix, cluster, junit)],
+        [child.python(), *pytest_argv(matrix, cluster, junit, pod=pod_pycache is not None)],
         cwd=matrix.parent,
         log=workdir / f"pytest-{tag}.log",
-        env=child.pod_env() if pod else child.clean_env(),
+        env=child.pod_env(pod_pycache, filling=filling) if pod_pycache else child.clean_env(),
     )
     decisions, problems = _junit_decisions(junit, entries, truth)
     if ran.returncode not in (0, 1):  # 1 = some items failed, already in the decisions

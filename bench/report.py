@@ -63,7 +63,8 @@ def markdown(r: dict[str, Any]) -> str:
         ("A", f"pytest + plugin on a {n}-entry access matrix (subprocess, end to end)", "a"),
         (
             "A'",
-            "A again, with the runner image's PYTHONDONTWRITEBYTECODE=1 (not a target)",
+            "A as in the runner image: PYTHONDONTWRITEBYTECODE=1, no assertion-rewrite cache "
+            f"({r['a_pod_rewritten_modules']} modules rewritten every run; not a target)",
             "a_pod",
         ),
         ("B", f"`kubectl auth can-i` per check, sequential ({b_note})", "b"),

@@ -8,6 +8,7 @@ the local control plane (only with ``--incluster-local``; never imported in a po
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 
 import pytest
@@ -47,10 +48,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if not file_path.name.endswith((".yaml", ".yml")):
-        return None
-    from pytest_incluster.access.collect import collect_access_file
     from pytest_incluster.settings import get_setting
 
     patterns = get_setting(parent.config, "access_files").value or ["*.access.yaml"]
+    # A cheap name check first, so ordinary test files never import the access-matrix code.
+    if not any(fnmatch.fnmatch(file_path.name, p.rsplit("/", 1)[-1]) for p in patterns):
+        return None
+    from pytest_incluster.access.collect import collect_access_file
+
     return collect_access_file(file_path, parent, patterns)

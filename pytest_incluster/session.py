@@ -215,7 +215,11 @@ class ExpectationHooks:
         elif spec is not None and spec.kind == "allowed":
             calls = get_state(self.config).calls.for_test(item.nodeid)
             actual = "allowed" if report.passed else "error"
-            self._record(item, spec, actual, None, f"{len(calls)} API calls")
+            shown = sorted({f"{c.method} {c.path.split('?')[0]}" for c in calls})
+            reason = "; ".join(shown[:3]) + (
+                f"; and {len(shown) - 3} more" if len(shown) > 3 else ""
+            )
+            self._record(item, spec, actual, None, reason or "no API calls")
         return report
 
     def _record(
@@ -227,14 +231,14 @@ class ExpectationHooks:
         reason: str,
     ) -> None:
         state = get_state(self.config)
-        subject = denial.user if denial else _runner_name(state)
+        subject = _subject_label(state, denial)
         expected: Expectation = spec.kind
         state.outcomes.append(
             AccessOutcome(
                 test_id=item.nodeid,
                 subject=subject,
                 verb=(denial.verb if denial else spec.verb) or "*",
-                resource=(denial.resource if denial else spec.resource) or item.name,
+                resource=(denial.resource if denial else spec.resource) or "(the test's requests)",
                 namespace=(denial.namespace if denial else spec.namespace) or "",
                 expected=expected,
                 actual=actual,
@@ -243,10 +247,16 @@ class ExpectationHooks:
         )
 
 
-def _runner_name(state: SessionState) -> str:
-    identity: Any = state.identity
+def _subject_label(state: SessionState, denial: Denial | None) -> str:
+    """Who a marked test acted as, labelled like access-matrix rows: ``self (username)`` for
+    the runner, ``user[group,...]`` for an impersonated identity."""
+    from pytest_incluster.access.matrix import Subject
+
     client: Any = state.client
-    impersonated = getattr(client, "impersonated_user", None) if client is not None else None
-    if impersonated:
-        return str(impersonated)
-    return str(getattr(identity, "username", "") or "runner")
+    impersonation = getattr(client, "impersonation", None) if client is not None else None
+    if impersonation is not None:
+        groups = tuple(g for g in impersonation.groups if g != "system:authenticated")
+        return Subject(impersonation.user, groups).label
+    identity: Any = state.identity
+    username = denial.user if denial else str(getattr(identity, "username", "") or "")
+    return f"self ({username})" if username else "self"

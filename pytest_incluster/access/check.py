@@ -200,11 +200,13 @@ class AccessChecker:
         pool = self._executor()
         with self._lock:
             found = self._answers.get(key)
-            if found is None:
-                found = self._answers[key] = pool.submit(question)
-                self.round_trips += 1
-                found.add_done_callback(lambda done: self._forget_failure(key, done))
-            return found
+            if found is not None:
+                return found
+            found = self._answers[key] = pool.submit(question)
+            self.round_trips += 1
+        # Outside the lock: an already finished future runs the callback right here.
+        found.add_done_callback(lambda done: self._forget_failure(key, done))
+        return found
 
     def _forget_failure(self, key: Hashable, done: Future[Any]) -> None:
         """A question that got no answer (503, timeout) is asked again by a later batch."""

@@ -309,7 +309,7 @@ class K8sClient(httpx.Client):
         from pytest_incluster.client.discovery import DiscoveryError, UnknownResourceType
 
         try:
-            found = self._discovery().resolve_type(f"{resource}.{group}" if group else resource)
+            found = self.discovery().resolve_type(f"{resource}.{group}" if group else resource)
         except (DiscoveryError, UnknownResourceType, ApiError, ApiUnreachable):
             return False
         return not found.namespaced
@@ -371,8 +371,9 @@ class K8sClient(httpx.Client):
 
     # -- objects -------------------------------------------------------------------------------
 
-    def _discovery(self) -> Discovery:
-        """One discovery cache per client family, fetched with the family's first client."""
+    def discovery(self) -> Discovery:
+        """The API discovery shared by this client and its impersonating copies (fetched once,
+        with the runner's credentials); access checks and create/apply/delete use it."""
         if self._shared.discovery is None:
             from pytest_incluster.client.discovery import Discovery
 
@@ -380,7 +381,7 @@ class K8sClient(httpx.Client):
         return self._shared.discovery
 
     def _resource(self, api_version: str, kind: str) -> ResourceLike:
-        resource: ResourceLike = self._discovery().for_kind(api_version, kind)
+        resource: ResourceLike = self.discovery().for_kind(api_version, kind)
         return resource
 
     def _object_namespace(

@@ -163,6 +163,7 @@ class ControlPlane:
                 cp.stop()
                 raise
             else:
+                cp.aggregate_cluster_roles()
                 return cp
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -243,6 +244,14 @@ class ControlPlane:
         self.apiserver_ref, self._apiserver_popen = None, None
         if (self.state_dir / STATE_FILE).exists():
             self._save()
+
+    def aggregate_cluster_roles(self) -> int:
+        """Fill ``view``/``edit``/``admin`` as kube-controller-manager would (it does not run
+        here); see :mod:`pytest_incluster.local.aggregation`. Returns the roles updated."""
+        from pytest_incluster.local.aggregation import aggregate_cluster_roles
+
+        with self.admin_client() as admin:
+            return aggregate_cluster_roles(admin)
 
     def start_apiserver(self, timeout: float = 120.0) -> None:
         """(Re)start kube-apiserver on the same port and wait until it is ready again.

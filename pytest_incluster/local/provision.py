@@ -108,6 +108,9 @@ def apply_manifests(cp: ControlPlane, paths: Sequence[Path]) -> None:
                 f"Applying {file} to the local control plane failed: {detail}. Fix the manifest "
                 "(or create what it depends on, such as its namespace, in an earlier file)."
             )
+    if targets:
+        # Applied ClusterRoles may carry aggregate-to-view/edit/admin labels.
+        cp.aggregate_cluster_roles()
 
 
 def _status_message(response: httpx.Response) -> str:

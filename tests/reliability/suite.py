@@ -89,7 +89,7 @@ class Run:
 
     def outcomes(self) -> dict[str, int]:
         """Counts from pytest's final summary line, e.g. ``{"passed": 3, "failed": 1}``."""
-        lines = [line for line in self.stdout.splitlines() if line.startswith("=")]
+        lines = [line for line in self.stdout.splitlines() if re.search(r" in [\d.]+s\b", line)]
         last = lines[-1] if lines else ""
         counts: dict[str, int] = {}
         for number, word in _COUNTS.findall(last):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-HELPERS = '''
+HELPERS = """
 import json
 import httpx
 from pytest_incluster.client.errors import error_from_response
@@ -21,7 +21,7 @@ def status_error(code, reason, message, method="GET", path="/api/v1/namespaces/d
 
 PODS = ('pods is forbidden: User "system:serviceaccount:default:default" cannot list resource '
         '"pods" in API group "" in the namespace "default"')
-'''
+"""
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_expect_forbidden_lets_other_errors_fail_as_usual(suite: pytest.Pytester
     )
     result = suite.runpytest()
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*NotFound*pods \"x\" not found*", "*assert 1 == 2*"])
+    result.stdout.fnmatch_lines(['*NotFound*pods "x" not found*', "*assert 1 == 2*"])
 
 
 def test_expect_unauthorized(suite: pytest.Pytester) -> None:
@@ -207,10 +207,10 @@ def test_expectations_feed_the_access_summary(suite: pytest.Pytester) -> None:
     result = suite.runpytest("-s")
     result.stdout.fnmatch_lines(
         [
-            "*OUTCOME test_denied system:serviceaccount:default:default list pods ns=default "
-            "expected=forbidden actual=forbidden passed=True",
-            "OUTCOME test_allowed_but_denied system:serviceaccount:default:default list pods "
-            "ns=default expected=allowed actual=forbidden passed=False",
+            "*OUTCOME test_denied self (system:serviceaccount:default:default) list pods "
+            "ns=default expected=forbidden actual=forbidden passed=True",
+            "OUTCOME test_allowed_but_denied self (system:serviceaccount:default:default) list "
+            "pods ns=default expected=allowed actual=forbidden passed=False",
         ]
     )
     assert "test_unmarked_is_not_counted" not in "".join(

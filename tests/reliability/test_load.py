@@ -1,0 +1,110 @@
+"""Scenario 9: a 5,000-entry access matrix under ``pytest -n 2``.
+
+One access file lists 25 namespaced resource types x 8 verbs x 25 namespaces = 5,000 entries for
+the runner, which may read everything (get/list/watch, cluster-wide) and write nothing; each
+entry's expectation is set accordingly. The run goes through the fault proxy with no faults
+scripted: here it only counts, which is how the client-side limit is measured from outside.
+
+* every entry passes, nothing errors;
+* the real API server never answered 429 (API Priority and Fairness did not reject anything):
+  neither the proxy nor the client's call log saw one, and the server's own
+  ``apiserver_flowcontrol_rejected_requests_total`` did not grow;
+* ``--incluster-concurrency=4`` holds: with two worker processes at most 2 x 4 requests were
+  ever in flight at the proxy at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.reliability.cluster import MakeProxy, Runner
+from tests.reliability.suite import run_pytest, write_suite
+
+if TYPE_CHECKING:
+    from pytest_incluster.local.controlplane import ControlPlane
+
+pytestmark = pytest.mark.controlplane
+
+RESOURCES = (
+    "pods",
+    "configmaps",
+    "secrets",
+    "services",
+    "serviceaccounts",
+    "endpoints",
+    "persistentvolumeclaims",
+    "replicationcontrollers",
+    "resourcequotas",
+    "limitranges",
+    "podtemplates",
+    "deployments.apps",
+    "statefulsets.apps",
+    "daemonsets.apps",
+    "replicasets.apps",
+    "controllerrevisions.apps",
+    "jobs.batch",
+    "cronjobs.batch",
+    "roles.rbac.authorization.k8s.io",
+    "rolebindings.rbac.authorization.k8s.io",
+    "networkpolicies.networking.k8s.io",
+    "ingresses.networking.k8s.io",
+    "poddisruptionbudgets.policy",
+    "leases.coordination.k8s.io",
+    "endpointslices.discovery.k8s.io",
+)
+READ = ("get", "list", "watch")
+WRITE = ("create", "update", "patch", "delete", "deletecollection")
+NAMESPACES = tuple(f"load-{i:02d}" for i in range(25))
+WORKERS = 2
+CONCURRENCY = 4
+
+_REJECTED = re.compile(r"^apiserver_flowcontrol_rejected_requests_total\{[^}]*\} (\S+)$", re.M)
+
+
+def access_file() -> str:
+    """The 5,000-entry document (reads allowed, writes forbidden)."""
+    allowed, forbidden = [], []
+    for verb, resource, namespace in itertools.product(READ + WRITE, RESOURCES, NAMESPACES):
+        (allowed if verb in READ else forbidden).append(f"  - {verb} {resource} -n {namespace}")
+    assert len(allowed) + len(forbidden) == 5000
+    return "allowed:\n" + "\n".join(allowed) + "\nforbidden:\n" + "\n".join(forbidden) + "\n"
+
+
+def rejected_total(cp: ControlPlane) -> float:
+    """Sum of API Priority and Fairness rejections since the server started."""
+    with cp.admin_client() as admin:
+        text = admin.get("/metrics").text
+    return sum(float(value) for value in _REJECTED.findall(text))
+
+
+def test_five_thousand_entries_under_xdist(
+    runner: Runner, make_proxy: MakeProxy, suite_dir: Path
+) -> None:
+    runner.grant([{"apiGroups": ["*"], "resources": ["*"], "verbs": list(READ)}], cluster=True)
+    proxy = make_proxy()
+    write_suite(suite_dir, {"runner.access.yaml": access_file()})
+    rejected_before = rejected_total(runner.cp)
+    run = run_pytest(
+        suite_dir,
+        *runner.args(proxy.url, proxy.ca_file, concurrency=str(CONCURRENCY)),
+        "-n",
+        str(WORKERS),
+        "-q",
+        timeout=400,
+    )
+    print("INNER", run.duration, proxy.max_in_flight, len(proxy.seen), run.stdout[-300:])
+    assert run.ret == 0, run.describe()[-5000:]
+    assert run.outcomes() == {"passed": 5000}, run.describe()[-5000:]
+    # No throttling anywhere.
+    assert 429 not in proxy.upstream_statuses, proxy.upstream_statuses
+    assert not [c for c in run.calls() if c["status"] == 429]
+    assert rejected_total(runner.cp) == rejected_before
+    # Every answer came through the proxy, and never more than the limit per worker at once.
+    reviews = sum(1 for s in proxy.seen if "selfsubjectaccessreviews" in s.target)
+    assert reviews >= 5000, reviews
+    assert 2 <= proxy.max_in_flight <= WORKERS * CONCURRENCY, proxy.max_in_flight
