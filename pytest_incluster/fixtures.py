@@ -9,6 +9,7 @@ import pytest
 
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.fixtures_support import cluster_config, fail_without_cluster, session_client
+from pytest_incluster.state import get_state
 
 if TYPE_CHECKING:
     from pytest_incluster.client import K8sClient
@@ -34,17 +35,20 @@ def k8s_server(k8s_config: ClusterConfig) -> str:
 
 
 @pytest.fixture
-def k8s_token(k8s_config: ClusterConfig) -> str:
+def k8s_token(pytestconfig: pytest.Config, k8s_config: ClusterConfig) -> str:
     """The current bearer token, read now (so a rotated token is seen); empty if none is used.
 
     Function-scoped on purpose: a session-scoped value would go stale when the kubelet rotates
     the projected token. Treat it as a secret; the report redacts it wherever it appears.
     """
+    token = ""
     if k8s_config.token_file is not None:
-        return k8s_config.token_file.read_text().strip()
-    if k8s_config.token is not None:
-        return k8s_config.token.reveal()
-    return ""
+        token = k8s_config.token_file.read_text().strip()
+    elif k8s_config.token is not None:
+        token = k8s_config.token.reveal()
+    if token:
+        get_state(pytestconfig).redactor.add_secret(token)
+    return token
 
 
 @pytest.fixture(scope="session")
