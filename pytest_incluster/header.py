@@ -36,8 +36,16 @@ def header_lines(config: pytest.Config) -> list[str]:
             from pytest_incluster.report.privilege import privilege_warnings
 
             state.warnings.extend(privilege_warnings(client))
-    except Exception as exc:
-        version = f"unreachable: {state.redactor.redact(str(exc)).splitlines()[0]}"
+    except Exception as exc:  # the header must never abort the run
+        from pytest_incluster.client.errors import ApiError
+
+        problem = state.redactor.redact(str(exc)).splitlines()[0]
+        if not isinstance(exc, ApiError):
+            version = f"unreachable: {problem}"
+        elif state.server_version is None:
+            version = f"unknown ({problem})"  # the server answered, e.g. 401 for a bad token
+        else:
+            identity = f"unknown ({problem})"
     lines = [
         f"incluster: server {resolved.server} | kubernetes {version} | identity {identity} | "
         f"namespace {resolved.namespace} | source {resolved.source}"
