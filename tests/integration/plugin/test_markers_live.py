@@ -140,6 +140,11 @@ def test_expect_unauthorized_with_a_rejected_token(
     result = pytester.runpytest_subprocess(*_options(control_plane, sa_dir, bad), "-rA")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
-        ["*GET /api -> 401 Unauthorized: Unauthorized*", "PASSED test_*::test_rejected"]
+        [
+            "incluster: server * | kubernetes unknown (GET /version -> 401 Unauthorized: "
+            "Unauthorized) | identity unknown | *",
+            "*GET /api -> 401 Unauthorized: Unauthorized*",
+            "PASSED test_*::test_rejected",
+        ]
     )
     assert "not-a-valid-token" not in result.stdout.str() + result.stderr.str()
