@@ -194,7 +194,7 @@ class Bench:
             f" of the first {self.n}: {allowed} allowed, {self.n - allowed} forbidden"
         )
 
-    def warm_up(self) -> tuple[list[int] | None, str]:
+    def warm_up(self) -> tuple[int | None, str]:
         """Untimed first runs; returns B's sample size (None: all) and how B is run."""
         self._run_a(min(100, self.n), "warmup")  # also writes the assertion-rewrite cache
         self._run_a(min(100, self.n), "pod-image-build", pod=True, filling=True)
@@ -214,12 +214,12 @@ class Bench:
         _log(f"kubectl costs {per_check * 1000:.0f} ms per check; B runs {k} of {self.n} ({why})")
         if k >= self.n:
             return None, f"all {self.n} checks every round"
-        return [k], (
+        return k, (
             f"{k} of {self.n} random checks per round ({why}), per-check cost extrapolated to "
             f"{self.n}"
         )
 
-    def rounds(self, b_sample: list[int] | None) -> dict[str, Any]:
+    def rounds(self, b_sample: int | None) -> dict[str, Any]:
         samples: dict[str, list[float]] = {"a": [], "a_pod": [], "b": [], "c": [], "d": []}
         rss: list[int] = []
         requests: list[float] = []
@@ -227,9 +227,9 @@ class Bench:
             before = self.cluster.request_total()
             a = self._run_a(self.n, f"round{rnd}")
             after = self.cluster.request_total()
-            assert a.child is not None
+            assert a.run is not None
             samples["a"].append(a.wall_s)
-            rss.append(a.child.max_rss_kib)
+            rss.append(a.run.max_rss_kib)
             requests.append(after - before - 1)  # minus the first scrape itself
 
             pod = self._run_a(self.n, f"pod{rnd}", pod=True)
@@ -239,7 +239,7 @@ class Bench:
                 indices: Sequence[int] = range(self.n)
             else:
                 indices = sorted(
-                    random.Random(self.args.seed * 1000 + rnd).sample(range(self.n), b_sample[0])
+                    random.Random(self.args.seed * 1000 + rnd).sample(range(self.n), b_sample)
                 )
             b = contenders.run_b(self.cluster, self.entries, indices)
             self._verify(b, self.entries)
@@ -276,9 +276,9 @@ class Bench:
         for rnd in range(self.args.scale_repeat):
             for size in sizes:
                 outcome = self._run_a(size, f"scale{size}-{rnd}")
-                assert outcome.child is not None
+                assert outcome.run is not None
                 walls[size].append(outcome.wall_s)
-                rss[size].append(outcome.child.max_rss_kib)
+                rss[size].append(outcome.run.max_rss_kib)
             _log(f"scale round {rnd + 1}: " + "  ".join(f"{s}: {walls[s][-1]:.2f}s" for s in sizes))
         medians = {s: _median(walls[s]) for s in sizes}
         out: dict[str, Any] = {
@@ -303,7 +303,8 @@ class Bench:
             }
         return out
 
-    def overhead(self) -> dict[str, Any]:
+    def overhead(self) -> tuple[dict[str, Any], Path]:
+        """E, and the suite it used (for the collect-only profile)."""
         suite = ROOT / "example_tests"
         if not (suite.is_dir() and any(suite.glob("test_*.py"))):
             suite = overhead.generated_suite(self.workdir / "generated_suite")
@@ -323,8 +324,7 @@ class Bench:
                 "items_without": collect.items_without,
             },
             "import_ms": imports,
-            "_suite_path": str(suite),
-        }
+        }, suite
 
     def profiles(self, missed: set[str], suite: Path) -> dict[str, Any]:
         mode = self.args.profile
@@ -381,11 +381,12 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             b_sample, b_mode = bench.warm_up()
             results: dict[str, Any] = bench.rounds(b_sample)
             results |= bench.scale()
-            results |= bench.overhead()
-            suite = Path(results.pop("_suite_path"))
+            overhead_results, suite = bench.overhead()
+            results |= overhead_results
             results["b_over_a"] = round(results["b_s"] / results["a_s"], 2)
             results["c_over_a"] = round(results["c_s"] / results["a_s"], 2)
             results["a_over_d"] = round(results["a_s"] / results["d_s"], 2)
+            results["c_over_d"] = round(results["c_s"] / results["d_s"], 2)  # C/A's ceiling
             results["targets"] = report.targets(results)
             missed = {k for k, t in results["targets"].items() if not t["reached"]}
             results["profiles"] = bench.profiles(missed, suite)
@@ -397,6 +398,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 "decisions_checked": bench.checked,
                 "disagreements": bench.disagreements,
             }
+            results["cpu_count"] = os.cpu_count()
             results["machine"] = {
                 "cpu_count": os.cpu_count(),
                 "python": platform.python_version(),
@@ -413,7 +415,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         "checks": args.checks,
         "repeat": args.repeat,
         "seed": args.seed,
-        "argv": shlex.join(argv),
+        "argv": shlex.join(["bench/run", *argv]),
         "scale_repeat": args.scale_repeat,
         "collect_repeat": args.collect_repeat,
     }

@@ -46,7 +46,7 @@ class Outcome:
     wall_s: float
     decisions: Decisions
     problems: list[str] = field(default_factory=list)  # errors that are not a yes/no
-    child: child.ChildRun | None = None
+    run: child.ChildRun | None = None  # A only: the pytest process
 
 
 # ---- A: the plugin ------------------------------------------------------------------------

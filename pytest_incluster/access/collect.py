@@ -72,8 +72,11 @@ def get_checker(config: pytest.Config) -> AccessChecker:
     found = config.stash.get(_CHECKER, None)
     if found is None:
         from pytest_incluster.fixtures_support import session_client
+        from pytest_incluster.settings import number
 
-        found = AccessChecker(lambda: session_client(config))
+        found = AccessChecker(
+            lambda: session_client(config), max_in_flight=int(number(config, "concurrency"))
+        )
         config.stash[_CHECKER] = found
         config.add_cleanup(found.close)
     return found

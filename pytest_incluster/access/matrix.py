@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 
@@ -350,9 +350,13 @@ class _Document:
         return entries
 
 
+# libyaml's loader when PyYAML was built with it: ~10x faster on large matrices, same marks.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _compose(text: str, display: str) -> list[yaml.Node]:
     try:
-        return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        return list(yaml.compose_all(text, Loader=_LOADER))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = int(mark.line) + 1 if mark is not None else None

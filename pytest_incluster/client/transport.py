@@ -48,15 +48,32 @@ class RetryPolicy:
 
 
 def is_tls_failure(exc: BaseException) -> bool:
-    """True when ``exc`` (or what caused it) is an SSL error such as a failed verification."""
+    """True when ``exc`` (or what caused it) is a certificate problem: failed verification or a
+    wrong host. Other SSL errors (a connection torn down mid-record) are transport failures and
+    must not send the user off checking their CA file."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, ssl.SSLError | ssl.CertificateError):
+        if isinstance(current, ssl.SSLCertVerificationError | ssl.CertificateError):
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return False
+
+
+# POSTs that only ask a question: the server stores nothing, so repeating one is harmless.
+_REVIEW_PATHS = (
+    "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+    "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+    "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+)
+
+
+def side_effect_free(request: httpx.Request) -> bool:
+    """A write that cannot change anything: an access/identity review, or ``dryRun=All``."""
+    if request.url.path in _REVIEW_PATHS:
+        return True
+    return bool(request.url.params.get("dryRun") == "All")
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -145,7 +162,9 @@ class RetryTransport(httpx.BaseTransport):
             return False
         if isinstance(exc, _NOT_SENT):
             return True
-        return isinstance(exc, _LOST_AFTER_SEND) and request.method in IDEMPOTENT
+        return isinstance(exc, _LOST_AFTER_SEND) and (
+            request.method in IDEMPOTENT or side_effect_free(request)
+        )
 
     @staticmethod
     def _status_retryable(request: httpx.Request, response: httpx.Response) -> bool:

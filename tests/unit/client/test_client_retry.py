@@ -224,3 +224,34 @@ def test_error_bodies_reach_the_client_intact() -> None:
     response = h.send()
     assert response.read() == body
     assert next(iter(h.log)).message == "nope"
+
+
+@pytest.mark.parametrize(
+    ("url", "retried"),
+    [
+        ("https://10.96.0.1/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", True),
+        ("https://10.96.0.1/apis/authentication.k8s.io/v1/selfsubjectreviews", True),
+        ("https://10.96.0.1/api/v1/namespaces/x/configmaps?dryRun=All", True),
+        ("https://10.96.0.1/api/v1/namespaces/x/configmaps", False),
+    ],
+)
+def test_side_effect_free_posts_are_retried_after_a_lost_connection(
+    url: str, retried: bool
+) -> None:
+    lost = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    harness = Harness(lost, ok())
+    request = httpx.Request("POST", url, json={"kind": "SelfSubjectAccessReview"})
+    if retried:
+        assert harness.transport.handle_request(request).status_code == 200
+        assert len(harness.faults.requests) == 2
+    else:
+        with pytest.raises(httpx.RemoteProtocolError):
+            harness.transport.handle_request(request)
+        assert len(harness.faults.requests) == 1
+
+
+def test_a_torn_down_tls_record_is_not_called_a_certificate_problem() -> None:
+    from pytest_incluster.client.transport import is_tls_failure
+
+    assert not is_tls_failure(ssl.SSLError(1, "[SSL: BAD_RECORD_TYPE] bad record type"))
+    assert is_tls_failure(ssl.SSLCertVerificationError(1, "certificate verify failed"))
