@@ -25,7 +25,7 @@ import pytest
 # after each inline run, so a module first imported inside one (httpcore is imported lazily by
 # httpx) would later be imported again as new class objects, which httpx's cached exception
 # map no longer recognises: a refused connection would escape as a raw httpcore error.
-import pytest_incluster.client  # noqa: F401
+import pytest_incluster.client
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
@@ -107,3 +107,21 @@ def unique_namespace(control_plane: ControlPlane, request: pytest.FixtureRequest
     name = f"{stem or 'test'}-{uuid.uuid4().hex[:8]}"
     ensure_namespace(control_plane, name)
     return name
+
+
+@pytest.fixture(scope="session")
+def admin(control_plane: ControlPlane) -> Iterator[pytest_incluster.client.K8sClient]:
+    """A K8sClient with the control plane's admin client certificate (system:masters)."""
+    from pytest_incluster.client import K8sClient
+    from pytest_incluster.config.model import ClusterConfig
+
+    config = ClusterConfig(
+        server=control_plane.server,
+        namespace="default",
+        source="test admin",
+        ca_file=control_plane.ca_file,
+        client_cert_file=control_plane.admin_cert_file,
+        client_key_file=control_plane.admin_key_file,
+    )
+    with K8sClient(config) as client:
+        yield client

@@ -73,7 +73,7 @@ class TcpRelay:
             try:
                 while not self._closing:
                     for key, _ in selector.select(timeout=0.5):
-                        source: socket.socket = key.fileobj  # type: ignore[assignment]
+                        source = client if key.fileobj is client else server
                         data = source.recv(65536)
                         if not data:
                             return

@@ -122,7 +122,10 @@ class Run:
         return "\n".join(out)
 
     def describe(self) -> str:
-        return f"exit {self.ret} after {self.duration:.1f}s\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+        return (
+            f"exit {self.ret} after {self.duration:.1f}s\n"
+            f"--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+        )
 
 
 def pytest_command(args: Sequence[str]) -> list[str]:

@@ -2,8 +2,10 @@
 
 * Restarted mid-suite (``ControlPlane.stop_apiserver()``/``start_apiserver()``, same port, same
   certificates, etcd untouched): requests in flight fail to connect, are retried within their
-  deadline (``--incluster-timeout``), and the suite passes. The call log shows attempts that got
-  no response followed by a successful retry.
+  deadline (``--incluster-timeout``), and the suite passes. That includes requests that reach
+  the new process in the moment after it opens its port and before it is ready: it then answers
+  403 (its RBAC caches are still empty), which after a lost connection means "not ready", not
+  "forbidden". The call log shows attempts that got no response followed by their next attempt.
 * Gone for longer than the deadline: every test fails with ``cannot reach the API server at URL
   (...)`` and the run ends within a bound computed from the configured timeout and retries.
 * Accepting connections but never answering (the fault proxy's ``Hang``: the one case here a
@@ -17,6 +19,7 @@ disturb other tests; the hang case uses the shared one behind the proxy.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,23 +35,43 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.controlplane
 
 DURING_RESTART = """
+import threading
 import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
+READERS = 6
 
 
 def test_reads_survive_a_restart(k8s):
+    # Several readers, so that some request is always in flight: during the outage, and in the
+    # moments after the new process opens its port but before it is ready.
     path = f"/api/v1/namespaces/{k8s.namespace}/configmaps"
+    errors = []
+    stop = threading.Event()
+
+    def read():
+        while not stop.is_set():
+            try:
+                k8s.get(path, params={"limit": "1"})
+            except Exception as exc:
+                errors.append(str(exc))
+                return
+            time.sleep(0.02)
+
+    readers = [threading.Thread(target=read) for _ in range(READERS)]
+    for reader in readers:
+        reader.start()
     (HERE / "ready").write_text("")
     deadline = time.monotonic() + 180
-    answered_after_restart = 0
-    while answered_after_restart < 3:
-        assert k8s.get(path, params={"limit": "1"}).status_code == 200
-        if (HERE / "restarted").exists():
-            answered_after_restart += 1
-        assert time.monotonic() < deadline, "the outer test never restarted the API server"
+    while not (HERE / "restarted").exists() and time.monotonic() < deadline and not errors:
         time.sleep(0.05)
+    time.sleep(1.0)  # and a little longer against the restarted server
+    stop.set()
+    for reader in readers:
+        reader.join()
+    assert not errors, errors
+    assert (HERE / "restarted").exists(), "the outer test never restarted the API server"
 
 
 def test_the_suite_goes_on_after_the_restart(k8s):
@@ -110,12 +133,12 @@ def test_requests_in_flight_survive_an_apiserver_restart(
     assert lost, f"no request met the outage ({outage:.1f}s); the test proved nothing"
     retried_ok = [c for c in calls if c["status"] == 200 and c["attempt"] > 1]
     assert retried_ok, "no request succeeded on a retry"
-    # Every attempt that got no answer was followed by another attempt of the same request.
-    for index, call in enumerate(calls):
-        if call["status"] is None:
-            later = [c for c in calls[index + 1 :] if c["path"] == call["path"]]
-            assert later, f"{call} was not retried"
-            assert later[0]["attempt"] == call["attempt"] + 1, (call, later[0])
+    # Every attempt that got no answer was followed by a next attempt of its request (readers
+    # run concurrently, so count attempts instead of pairing them).
+    lost_by_attempt = Counter(c["attempt"] for c in lost)
+    sent_by_attempt = Counter(c["attempt"] for c in calls)
+    for attempt, count in lost_by_attempt.items():
+        assert sent_by_attempt[attempt + 1] >= count, (attempt, lost_by_attempt, sent_by_attempt)
 
 
 def test_a_server_gone_for_longer_than_the_deadline_fails_fast(

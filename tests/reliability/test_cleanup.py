@@ -179,9 +179,13 @@ def cleanup_run(
 ) -> CleanupRun:
     cp = control_plane
     runner, bystander, suite_ns = _setup_runner(cp, make_service_account, "cleanup")
+    kept = _configmap(cp, runner.namespace, "keep-me")
+    other = _get(cp, f"/api/v1/namespaces/{bystander}")
+    assert kept is not None
+    assert other is not None
     before = {
-        "keep-me": _configmap(cp, runner.namespace, "keep-me")["metadata"]["resourceVersion"],  # type: ignore[index]
-        "bystander": _get(cp, f"/api/v1/namespaces/{bystander}")["metadata"]["resourceVersion"],  # type: ignore[index]
+        "keep-me": kept["metadata"]["resourceVersion"],
+        "bystander": other["metadata"]["resourceVersion"],
     }
     suite_dir = write_suite(
         tmp_path_factory.mktemp("cleanup") / "suite", {"test_objects.py": SUITE}

@@ -70,7 +70,8 @@ _REJECTED = re.compile(r"^apiserver_flowcontrol_rejected_requests_total\{[^}]*\}
 
 def access_file() -> str:
     """The 5,000-entry document (reads allowed, writes forbidden)."""
-    allowed, forbidden = [], []
+    allowed: list[str] = []
+    forbidden: list[str] = []
     for verb, resource, namespace in itertools.product(READ + WRITE, RESOURCES, NAMESPACES):
         (allowed if verb in READ else forbidden).append(f"  - {verb} {resource} -n {namespace}")
     assert len(allowed) + len(forbidden) == 5000

@@ -14,26 +14,10 @@ import pytest
 
 from pytest_incluster.access.decision import AccessRequest
 from pytest_incluster.client import K8sClient
-from pytest_incluster.config.model import ClusterConfig
 from tests.integration.access.access_rbac import Shop, bind, client_for, role, sa_subject
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
-
-
-@pytest.fixture(scope="session")
-def admin(control_plane: ControlPlane) -> Iterator[K8sClient]:
-    """A K8sClient with the admin client certificate (system:masters)."""
-    config = ClusterConfig(
-        server=control_plane.server,
-        namespace="default",
-        source="test admin",
-        ca_file=control_plane.ca_file,
-        client_cert_file=control_plane.admin_cert_file,
-        client_key_file=control_plane.admin_key_file,
-    )
-    with K8sClient(config) as client:
-        yield client
 
 
 @pytest.fixture(scope="session")

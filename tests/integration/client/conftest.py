@@ -38,21 +38,6 @@ def pod_config(control_plane: ControlPlane, sa_dir: Path) -> ClusterConfig:
     return resolve(options, pod_env(control_plane), home=sa_dir)
 
 
-@pytest.fixture(scope="session")
-def admin(control_plane: ControlPlane) -> Iterator[K8sClient]:
-    """A K8sClient authenticated with the admin client certificate (system:masters)."""
-    config = ClusterConfig(
-        server=control_plane.server,
-        namespace="default",
-        source="test admin",
-        ca_file=control_plane.ca_file,
-        client_cert_file=control_plane.admin_cert_file,
-        client_key_file=control_plane.admin_key_file,
-    )
-    with K8sClient(config) as client:
-        yield client
-
-
 @pytest.fixture
 def runner_dir(make_service_account: Callable[..., Path], unique_namespace: str) -> Path:
     """A pod-style directory for ServiceAccount ``<unique_namespace>/runner`` (no grants)."""

@@ -87,17 +87,8 @@ def test_runner_that_may_impersonate_and_bind_is_named(
     ]
 
 
-def test_admin_is_reported_as_able_to_do_anything(control_plane: ControlPlane) -> None:
-    config = ClusterConfig(
-        server=control_plane.server,
-        namespace="default",
-        source="test admin",
-        ca_file=control_plane.ca_file,
-        client_cert_file=control_plane.admin_cert_file,
-        client_key_file=control_plane.admin_key_file,
-    )
-    with K8sClient(config) as admin:
-        warnings = privilege_warnings(admin)
+def test_admin_is_reported_as_able_to_do_anything(admin: K8sClient) -> None:
+    warnings = privilege_warnings(admin)
     assert len(warnings) == 1
     assert warnings[0].startswith("runner privilege: the runner may do anything (verb * on *")
     assert warnings[0].endswith(f"{CONSEQUENCE}.")
