@@ -44,6 +44,9 @@ class CallLog:
     _by_test: dict[str, list[ApiCall]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     current_test: str | None = None
+    # Set while a session/module/class-scoped fixture runs: objects created then belong to that
+    # fixture (deleted when it is torn down), not to the test that happened to trigger it.
+    current_owner: str | None = None
 
     def record(self, call: ApiCall) -> None:
         """Append ``call``, stamping it with the running test's nodeid."""

@@ -88,6 +88,34 @@ class SessionHooks:
                 if not result.ok:
                     self.cleanup_problems.append(f"{item.nodeid}: {result.describe()}")
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, object, object]:
+        """Objects a session/module/class fixture creates live as long as that fixture.
+
+        The cleanup finalizer is added before the fixture runs, so it runs after the fixture's
+        own teardown (finalizers run last-in, first-out).
+        """
+        if fixturedef.scope == "function":
+            return (yield)
+        owner = f"{fixturedef.scope} fixture {fixturedef.argname} #{id(fixturedef)}"
+
+        def delete_owned() -> None:
+            client = self.state.client
+            if client is not None:
+                result = client.delete_tracked(test_id=owner)
+                if not result.ok:
+                    self.cleanup_problems.append(f"{owner}: {result.describe()}")
+
+        fixturedef.addfinalizer(delete_owned)
+        calls = self.state.calls
+        previous, calls.current_owner = calls.current_owner, owner
+        try:
+            return (yield)
+        finally:
+            calls.current_owner = previous
+
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         from pytest_incluster.header import header_lines
 
@@ -174,7 +202,7 @@ class ExpectationHooks:
         try:
             yield
         except wanted as exc:
-            message = str(getattr(exc, "server_message", "") or exc)
+            message = _server_text(exc)
             denial = Denial.parse(message)
             problems = denial_mismatch(spec, denial) if spec.kind == "forbidden" else []
             self._record(item, spec, spec.kind if not problems else "forbidden", denial, message)
@@ -207,7 +235,7 @@ class ExpectationHooks:
         forbidden, _ = _error_types()
         excinfo = call.excinfo
         if excinfo is not None and isinstance(excinfo.value, forbidden):
-            message = str(getattr(excinfo.value, "server_message", "") or excinfo.value)
+            message = _server_text(excinfo.value)
             # The server's words first; the (pruned, --tb-styled) traceback after them.
             report.longrepr = f"access denied: {message}\n\n{item.repr_failure(excinfo)}"
             if spec is not None and spec.kind == "allowed":
@@ -245,6 +273,14 @@ class ExpectationHooks:
                 reason=reason,
             )
         )
+
+
+def _server_text(exc: BaseException) -> str:
+    """The server's message, safe for a terminal: it is untrusted text, so control characters
+    (ANSI escapes, OSC sequences, BEL) are removed before it is shown anywhere."""
+    from pytest_incluster.client.errors import clean_text
+
+    return clean_text(str(getattr(exc, "server_message", "") or exc))
 
 
 def _subject_label(state: SessionState, denial: Denial | None) -> str:

@@ -7,6 +7,7 @@ the command line, the ini file or the default; errors and the report quote that 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -211,7 +212,7 @@ def number(config: pytest.Config, name: str) -> int | float:
         value = kind(got.value)
     except (TypeError, ValueError):
         value = minimum - 1
-    if value < minimum or (minimum == 1 and value <= 0):
+    if not math.isfinite(value) or value < minimum or (minimum == 1 and value <= 0):
         wanted = "a positive" if minimum == 1 else "zero or a positive"
         raise pytest.UsageError(
             f"{BY_NAME[name].flag} (from {got.source}) must be {wanted} "

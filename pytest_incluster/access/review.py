@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from pytest_incluster.access.decision import AccessDecision, AccessRequest
-from pytest_incluster.client.errors import error_from_response
+from pytest_incluster.client.errors import error_from_response, json_body
 
 SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
@@ -72,7 +72,7 @@ def review(client: httpx.Client, request: AccessRequest, *, subject: str = "") -
     if not response.is_success:
         response.read()
         raise error_from_response(response)
-    body = response.json()
+    body = json_body(response)
     status = body.get("status") if isinstance(body, dict) else None
     return decision_from_status(
         request, status if isinstance(status, Mapping) else {}, subject=subject

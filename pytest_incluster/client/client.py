@@ -36,6 +36,7 @@ from pytest_incluster.client.errors import (
     CleanupError,
     TLSError,
     error_from_response,
+    json_body,
 )
 from pytest_incluster.client.identity import Identity
 from pytest_incluster.client.identity import whoami as fetch_identity
@@ -118,6 +119,13 @@ def _build_auth(
     if config.token is not None:
         return StaticTokenAuth(config.token, on_secret=on_secret)
     return None
+
+
+def _owner(call_log: CallLog | None) -> str | None:
+    """Who owns an object created now: a running wider-scoped fixture, else the running test."""
+    if call_log is None:
+        return None
+    return call_log.current_owner or call_log.current_test
 
 
 class K8sClient(httpx.Client):
@@ -262,7 +270,7 @@ class K8sClient(httpx.Client):
 
     def server_version(self) -> str:
         """``gitVersion`` from ``/version``, e.g. ``v1.37.2``."""
-        return str(self.get("/version").json().get("gitVersion", "unknown"))
+        return str(json_body(self.get("/version")).get("gitVersion", "unknown"))
 
     def whoami(self) -> Identity:
         """Who the server says this client is (SelfSubjectReview; honours impersonation)."""
@@ -419,7 +427,7 @@ class K8sClient(httpx.Client):
             uid=meta.get("uid"),
             path=path,
             impersonation=self._impersonation,
-            test_id=self._shared.call_log.current_test if self._shared.call_log else None,
+            test_id=_owner(self._shared.call_log),
         )
 
     def create(
@@ -440,7 +448,7 @@ class K8sClient(httpx.Client):
         response = self.post(
             resource_path(resource, namespace=ns), json=body, params=self._query(dry_run)
         )
-        created: dict[str, Any] = response.json()
+        created: dict[str, Any] = json_body(response)
         if not dry_run:
             name = str((created.get("metadata") or {}).get("name", ""))
             self._track(
@@ -474,7 +482,7 @@ class K8sClient(httpx.Client):
             headers={"Content-Type": APPLY_PATCH},
             params=params,
         )
-        applied: dict[str, Any] = response.json()
+        applied: dict[str, Any] = json_body(response)
         if response.status_code == 201 and not dry_run:
             self._track(applied, path, api_version, kind)
         return applied
@@ -485,7 +493,9 @@ class K8sClient(httpx.Client):
         """GET one object; ``namespace`` defaults to this client's for namespaced kinds."""
         resource = self._resource(api_version, kind)
         ns = (namespace or self.namespace) if resource.namespaced else None
-        result: dict[str, Any] = self.get(resource_path(resource, namespace=ns, name=name)).json()
+        result: dict[str, Any] = json_body(
+            self.get(resource_path(resource, namespace=ns, name=name))
+        )
         return result
 
     def delete(  # type: ignore[override]
@@ -519,7 +529,7 @@ class K8sClient(httpx.Client):
             params=self._query(dry_run),
             json=options,
         )
-        result: dict[str, Any] = response.json()
+        result: dict[str, Any] = json_body(response)
         return result
 
     # -- cleanup of what tests created ---------------------------------------------------------

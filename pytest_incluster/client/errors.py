@@ -190,6 +190,25 @@ _BY_CODE: dict[int, type[ApiError]] = {
 }
 
 
+class MalformedResponse(ApiError):
+    """A 2xx answer whose body is not the JSON the API promises (a proxy page, a cut-off
+    body). Raised instead of a bare ``JSONDecodeError`` so the user sees which request it was."""
+
+
+def json_body(response: httpx.Response) -> Any:
+    """``response.json()``, or :class:`MalformedResponse` naming the request and the body."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        shown = clean_text(response.text, 200) or "(empty)"
+        raise MalformedResponse(
+            response,
+            status=None,
+            reason="",
+            message=f"the response body is not valid JSON ({exc}); it begins: {shown}",
+        ) from None
+
+
 def error_from_response(response: httpx.Response) -> ApiError:
     """The typed error for a non-2xx ``response`` whose body has been read."""
     status, reason, message = parse_error_body(response.status_code, response.content)

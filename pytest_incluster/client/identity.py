@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from pytest_incluster.client.errors import ApiError, error_from_response
+from pytest_incluster.client.errors import ApiError, error_from_response, json_body
 
 REVIEW_VERSIONS = ("v1", "v1beta1", "v1alpha1")
 
@@ -65,7 +65,7 @@ def whoami(client: httpx.Client) -> Identity:
     for version in REVIEW_VERSIONS:
         response = _post(client, version)
         if response is not None:
-            info = (response.json().get("status") or {}).get("userInfo") or {}
+            info = (json_body(response).get("status") or {}).get("userInfo") or {}
             return Identity.from_user_info(info)
     raise LookupError(
         "The API server serves no SelfSubjectReview API (authentication.k8s.io v1, v1beta1 or "

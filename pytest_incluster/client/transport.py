@@ -32,6 +32,10 @@ from pytest_incluster.client.errors import clean_text, parse_error_body, request
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUS = frozenset({429, 503})
+# A kube-apiserver that has just restarted opens its port before its authentication and RBAC
+# caches are filled, and answers 401/403 meanwhile. Only right after this request lost its
+# connection are these taken as "still starting" and retried (within the same bounds).
+STARTUP_STATUS = frozenset({401, 403})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 _LOST_AFTER_SEND = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 _STRIPPED_HEADERS = {b"content-encoding", b"content-length", b"transfer-encoding"}
@@ -177,6 +181,7 @@ class RetryTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         series_start = self._clock()
         attempt = 0
+        lost_connection = False
         while True:
             attempt += 1
             started = self._clock()
@@ -185,6 +190,7 @@ class RetryTransport(httpx.BaseTransport):
                 response = self.inner.handle_request(request)
             except httpx.TransportError as exc:
                 self._record(request, None, "", f"{type(exc).__name__}: {exc}", started, attempt)
+                lost_connection = True
                 if not (may_retry and self._error_retryable(request, exc)):
                     raise
                 if not self._wait(self._backoff(attempt), series_start):
@@ -196,7 +202,12 @@ class RetryTransport(httpx.BaseTransport):
             else:
                 reason, message = response.reason_phrase, ""
             self._record(request, response.status_code, reason, message, started, attempt)
-            if may_retry and self._status_retryable(request, response):
+            starting = (
+                lost_connection
+                and response.status_code in STARTUP_STATUS
+                and (request.method in IDEMPOTENT or side_effect_free(request))
+            )
+            if may_retry and (starting or self._status_retryable(request, response)):
                 wait = max(retry_after_seconds(response) or 0.0, self._backoff(attempt))
                 if self._wait(wait, series_start):
                     response.close()

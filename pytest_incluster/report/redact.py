@@ -37,6 +37,12 @@ from typing import Final
 MASK: Final = "***"
 # Shorter values would mask ordinary words; real tokens are far longer.
 MIN_SECRET_LENGTH: Final = 8
+# A run of token characters that contains this many consecutive characters of a known secret
+# is masked whole: it is a piece of the secret (pytest's --showlocals shortens long values to
+# a head, "..." and a tail, so neither part is an exact match).
+FRAGMENT_LENGTH: Final = 16
+_FRAGMENT_RUN = re.compile(rf"[A-Za-z0-9_\-.+/=]{{{FRAGMENT_LENGTH},}}")
+_PEM_KEY_START = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----\s*\n")
 
 _TOKEN_CHARS = r"A-Za-z0-9_\-"  # noqa: S105 - a character class, not a password
 
@@ -51,6 +57,20 @@ BUILTIN_PATTERNS: Final[tuple[tuple[str, bool], ...]] = (
     (r"(?<![A-Za-z0-9+/=])ZXlK[A-Za-z0-9+/]{16,}={0,2}", True),
     # Bearer/Basic credentials: headers, curl lines, httpx/httpcore reprs, kubeconfig dumps.
     (r"(?i)\b(?:bearer|basic)\s+(?P<secret>[A-Za-z0-9._~+/=\-]{16,})", True),
+    # A PEM private key (the admin client key, a kubeconfig dump), possibly cut off at the end.
+    (
+        r"(?s)-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?"
+        r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\Z)",
+        False,
+    ),
+    # The tail of a PEM key whose beginning was cut off (--showlocals shortens long values).
+    (r"[A-Za-z0-9+/=\s'\"\\]{8,}-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----", False),
+    # A base64-encoded PEM private key, as in a kubeconfig's client-key-data.
+    (
+        r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{0,40}?(?:UFJJVkFURSBLRV|BSSVZBVEUgS0VZ|QUklWQVRFIEtFW)"
+        r"[A-Za-z0-9+/=]*",
+        True,
+    ),
     # token/password fields: "token": "...", token: ..., token='...', ?token=..., TOKEN=...
     # With "=", the value must be quoted or follow without spaces, so source lines such as
     # ``token = read_token()`` or ``token == expected`` stay readable. The value stops at
@@ -90,6 +110,14 @@ def _mask_group(match: re.Match[str]) -> str:
     return whole[: start - offset] + MASK + whole[end - offset :]
 
 
+def _mask_fragment(match: re.Match[str], fragments: frozenset[str]) -> str:
+    run = match.group(0)
+    for i in range(len(run) - FRAGMENT_LENGTH + 1):
+        if run[i : i + FRAGMENT_LENGTH] in fragments:
+            return MASK
+    return run
+
+
 def _encodings(value: str) -> Iterable[str]:
     """The forms a secret takes on the way to an output: itself and its base64 encodings."""
     yield value
@@ -108,6 +136,7 @@ class Redactor:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
         self._secret_re: re.Pattern[str] | None = None
+        self._fragments: frozenset[str] = frozenset()
         self._rules: list[_Rule] = [_Rule(re.compile(p), safe) for p, safe in BUILTIN_PATTERNS]
         self._pattern_keys: set[tuple[str, int]] = {
             (r.pattern.pattern, r.pattern.flags) for r in self._rules
@@ -130,6 +159,9 @@ class Redactor:
             # Longest first, so a value is masked whole rather than around a shorter secret.
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._secret_re = re.compile("|".join(re.escape(s) for s in ordered))
+            self._fragments = self._fragments | {
+                v[i : i + FRAGMENT_LENGTH] for v in new for i in range(len(v) - FRAGMENT_LENGTH + 1)
+            }
 
     def add_pattern(self, pattern: str | re.Pattern[str]) -> None:
         """Mask matches of ``pattern`` (a regular expression; a group named ``secret``, if
@@ -141,6 +173,12 @@ class Redactor:
                 return
             self._pattern_keys.add(key)
             self._rules = [*self._rules, _Rule(compiled, markup_safe=False)]
+
+    @staticmethod
+    def spans_lines(text: str) -> bool:
+        """Whether ``text`` holds a multi-line PEM private key, which can only be masked as
+        whole text (not line by line, as a traceback's fields are)."""
+        return bool(_PEM_KEY_START.search(text))
 
     def redact(self, text: str) -> str:
         """``text`` with every secret and every pattern match masked."""
@@ -155,8 +193,11 @@ class Redactor:
         if not text:
             return text
         secret_re, rules = self._secret_re, self._rules  # consistent snapshot, no lock needed
+        fragments = self._fragments
         if secret_re is not None:
             text = secret_re.sub(MASK, text)
+        if fragments:
+            text = _FRAGMENT_RUN.sub(lambda m: _mask_fragment(m, fragments), text)
         for rule in rules:
             if rule.markup_safe or not markup_only:
                 text = rule.apply(text)

@@ -56,6 +56,9 @@ def _redact_longrepr(longrepr: Any, redactor: Redactor) -> Any:
         return redactor.redact(longrepr)
     if isinstance(longrepr, tuple):  # skip: (path, lineno, reason)
         return tuple(redactor.redact(p) if isinstance(p, str) else p for p in longrepr)
+    if redactor.spans_lines(str(longrepr)):
+        # A PEM key split across the repr's line fields is only recognisable as whole text.
+        return redactor.redact(str(longrepr))
     if _is_terminal_repr(longrepr):
         _redact_repr(longrepr, redactor, set())
     text = str(longrepr)
