@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime
 import socket
 import subprocess
 import threading
@@ -15,10 +14,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from pytest_incluster.calls import CallLog
 from pytest_incluster.client import (
@@ -33,6 +28,7 @@ from pytest_incluster.client import (
 from pytest_incluster.config.discovery import resolve
 from pytest_incluster.config.model import ClusterConfig
 from pytest_incluster.config.options import Options, Sourced
+from tests.support.certs import self_signed_ca
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
@@ -144,22 +140,8 @@ def test_whoami(runner: K8sClient, unique_namespace: str) -> None:
 
 
 def other_ca(tmp_path: Path) -> Path:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "some-other-ca")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
     path = tmp_path / "other-ca.crt"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    path.write_bytes(self_signed_ca("some-other-ca")[0])
     return path
 
 
