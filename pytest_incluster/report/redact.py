@@ -43,6 +43,14 @@ MIN_SECRET_LENGTH: Final = 8
 FRAGMENT_LENGTH: Final = 16
 _FRAGMENT_RUN = re.compile(rf"[A-Za-z0-9_\-.+/=]{{{FRAGMENT_LENGTH},}}")
 _PEM_KEY_START = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----\s*\n")
+# The tail of a PEM key whose beginning was cut off (--showlocals shortens long values): found
+# from its END marker backwards. A regex for "key characters, then END" would retry from every
+# position of a long base64 run and take quadratic time on large captured output.
+_PEM_KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----")
+_PEM_TAIL_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\r\n'\"\\"
+)
+_PEM_TAIL_LIMIT = 16384  # longer than any PEM key body
 
 _TOKEN_CHARS = r"A-Za-z0-9_\-"  # noqa: S105 - a character class, not a password
 
@@ -63,8 +71,6 @@ BUILTIN_PATTERNS: Final[tuple[tuple[str, bool], ...]] = (
         r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\Z)",
         False,
     ),
-    # The tail of a PEM key whose beginning was cut off (--showlocals shortens long values).
-    (r"[A-Za-z0-9+/=\s'\"\\]{8,}-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----", False),
     # A base64-encoded PEM private key, as in a kubeconfig's client-key-data.
     (
         r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{0,40}?(?:UFJJVkFURSBLRV|BSSVZBVEUgS0VZ|QUklWQVRFIEtFW)"
@@ -108,6 +114,23 @@ def _mask_group(match: re.Match[str]) -> str:
         return whole
     offset = match.start()
     return whole[: start - offset] + MASK + whole[end - offset :]
+
+
+def _mask_pem_tails(text: str) -> str:
+    """Mask each cut-off PEM key tail: the key characters before an END marker, and the marker."""
+    pieces: list[str] = []
+    done = 0
+    for match in _PEM_KEY_END.finditer(text):
+        start = match.start()
+        floor = max(done, start - _PEM_TAIL_LIMIT)
+        while start > floor and text[start - 1] in _PEM_TAIL_CHARS:
+            start -= 1
+        if match.start() - start >= MIN_SECRET_LENGTH:
+            pieces.append(text[done:start])
+            pieces.append(MASK)
+            done = match.end()
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def _mask_fragment(match: re.Match[str], fragments: frozenset[str]) -> str:
@@ -201,4 +224,6 @@ class Redactor:
         for rule in rules:
             if rule.markup_safe or not markup_only:
                 text = rule.apply(text)
+        if not markup_only and "PRIVATE KEY-----" in text:
+            text = _mask_pem_tails(text)
         return text

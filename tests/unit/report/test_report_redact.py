@@ -155,3 +155,24 @@ def test_secrets_added_from_another_thread_apply() -> None:
     for t in threads:
         t.join()
     assert r.redact(" ".join(values)) == " ".join([MASK] * 50)
+
+
+def test_pem_private_keys_whole_cut_off_and_base64() -> None:
+    redactor = Redactor()
+    body = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg"
+    pem = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"
+    assert redactor.redact(f"key: {pem}") == "key: ***\n"
+    # --showlocals keeps a head and a tail of a long value; the tail is still a key.
+    assert redactor.redact(f"'...{body[-20:]}\\n-----END PRIVATE KEY-----\\n'") == "'...***\\n'"
+    encoded = base64.b64encode(pem.encode()).decode()
+    assert redactor.redact(f"client-key-data: {encoded}") == "client-key-data: ***"
+
+
+def test_a_piece_of_a_known_secret_is_masked() -> None:
+    redactor = Redactor()
+    token = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ"
+    redactor.add_secret(token)
+    assert redactor.redact(f"token tail ...{token[-20:]}") == "token tail ***"
+    assert redactor.redact("an unrelated identifier_0123456789abcdef") == (
+        "an unrelated identifier_0123456789abcdef"
+    )
