@@ -21,6 +21,7 @@ ends red.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -96,8 +97,9 @@ class AccessFile(pytest.File):
         super().__init__(**kwargs)
         self._results: dict[str, CheckResult] = {}
 
-    @property
+    @functools.cached_property
     def display(self) -> str:
+        """The path as shown in ids and messages (computed once: every item asks for it)."""
         return _display(self.config, self.path)
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:

@@ -138,12 +138,16 @@ def _unknown_verb(verb: str, known: frozenset[str], target: str) -> GrammarError
     )
 
 
+_NEEDS_SHLEX = re.compile(r"[\"'\\#]")
+
+
 def parse_entry(text: str) -> CheckSpec:
     """Parse one entry; raises :class:`GrammarError` with what is wrong and a correct example."""
     if not isinstance(text, str):
         raise GrammarError(f"an entry must be text, got {type(text).__name__}", EXAMPLES[0])
     try:
-        words = shlex.split(text)
+        # shlex is only needed for quoting; plain entries (nearly all) split on whitespace.
+        words = shlex.split(text) if _NEEDS_SHLEX.search(text) else text.split()
     except ValueError as exc:
         raise GrammarError(f"cannot split '{text}' into words: {exc}", EXAMPLES[1]) from None
     positional: list[str] = []
