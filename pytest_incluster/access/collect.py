@@ -68,6 +68,15 @@ def collect_access_file(
     return node
 
 
+def _worker_batch(config: pytest.Config) -> int | None:
+    """How many items an xdist worker evaluates at once; None when not on a worker."""
+    if not hasattr(config, "workerinput"):
+        return None
+    from pytest_incluster.settings import number
+
+    return 4 * int(number(config, "concurrency"))
+
+
 def get_checker(config: pytest.Config) -> AccessChecker:
     """The session's checker (created on first use, closed when pytest unconfigures)."""
     found = config.stash.get(_CHECKER, None)
@@ -167,17 +176,27 @@ class AccessFile(pytest.File):
         return problems
 
     def result_for(self, item: AccessItem) -> CheckResult:
-        """``item``'s answer; the first call evaluates all of this file's selected items."""
+        """``item``'s answer; the first call evaluates all of this file's selected items.
+
+        On a pytest-xdist worker, which runs only the items the controller sends it, a call
+        evaluates ``item`` and the next unevaluated items of the file up to a batch (xdist
+        sends consecutive items), instead of every item, so two workers do not both ask
+        every question of the file.
+        """
         if item.nodeid not in self._results:
-            pending = [
+            siblings = [
                 other
                 for other in self.session.items
-                if isinstance(other, AccessItem)
-                and other.getparent(AccessFile) is self
-                and other.nodeid not in self._results
+                if isinstance(other, AccessItem) and other.getparent(AccessFile) is self
             ]
+            limit = _worker_batch(self.config)
+            if limit is not None and item in siblings:
+                siblings = siblings[siblings.index(item) :]
+            pending = [other for other in siblings if other.nodeid not in self._results]
             if item not in pending:
-                pending.append(item)
+                pending.insert(0, item)
+            if limit is not None:
+                pending = pending[:limit]
             results = get_checker(self.config).evaluate([other.check for other in pending])
             self._results.update(zip((other.nodeid for other in pending), results, strict=True))
         return self._results[item.nodeid]

@@ -97,10 +97,17 @@ class Run:
         return counts
 
     def calls(self) -> list[dict[str, Any]]:
-        """Every worker's dumped call log, concatenated."""
+        """Every request the run made, once. Under xdist each worker dumps its own log and the
+        controller's log also holds the workers' calls (the report merges them there), so the
+        workers' files are read and the controller's only for its own (test-less) calls."""
+        paths = sorted(self.directory.glob("calls-*.json"))
+        workers = [p for p in paths if p.name != "calls-main.json"]
         found: list[dict[str, Any]] = []
-        for path in sorted(self.directory.glob("calls-*.json")):
+        for path in workers or paths:
             found.extend(json.loads(path.read_text()))
+        if workers and (self.directory / "calls-main.json").exists():
+            main = json.loads((self.directory / "calls-main.json").read_text())
+            found.extend(c for c in main if c.get("test_id") is None)
         return found
 
     def section(self, title_part: str) -> str:
