@@ -80,13 +80,9 @@ class SessionHooks:
         try:
             yield
         finally:
-            client = self.state.client
-            if client is not None:
-                # Objects this test created through k8s.create/apply; the test's own fixtures
-                # have been torn down by now, so nothing still uses them.
-                result = client.delete_tracked(test_id=item.nodeid)
-                if not result.ok:
-                    self.cleanup_problems.append(f"{item.nodeid}: {result.describe()}")
+            # Objects this test created through k8s.create/apply; the test's own fixtures
+            # have been torn down by now, so nothing still uses them.
+            self._delete_tracked(item.nodeid, item.nodeid)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(
@@ -101,14 +97,7 @@ class SessionHooks:
             return (yield)
         owner = f"{fixturedef.scope} fixture {fixturedef.argname} #{id(fixturedef)}"
 
-        def delete_owned() -> None:
-            client = self.state.client
-            if client is not None:
-                result = client.delete_tracked(test_id=owner)
-                if not result.ok:
-                    self.cleanup_problems.append(f"{owner}: {result.describe()}")
-
-        fixturedef.addfinalizer(delete_owned)
+        fixturedef.addfinalizer(lambda: self._delete_tracked(owner, owner))
         calls = self.state.calls
         previous, calls.current_owner = calls.current_owner, owner
         try:
@@ -122,13 +111,18 @@ class SessionHooks:
         return header_lines(config)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        # Session-scoped fixtures are finalized before this hook, so whatever is still tracked
-        # was created by them; delete it now, while the client (and the report) still exist.
+        # Tests and wider-scoped fixtures have cleaned up after themselves by now; whatever is
+        # still tracked was created outside both (a hook, a conftest at import). Delete it
+        # while the client (and the report) still exist.
+        self._delete_tracked(None, "session")
+
+    def _delete_tracked(self, owner: str | None, label: str) -> None:
+        """Delete the objects ``owner`` created (all, for None); remember what was left."""
         client = self.state.client
         if client is not None:
-            result = client.delete_tracked()
+            result = client.delete_tracked(test_id=owner)
             if not result.ok:
-                self.cleanup_problems.append(f"session: {result.describe()}")
+                self.cleanup_problems.append(f"{label}: {result.describe()}")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         for problem in self.cleanup_problems:
@@ -137,12 +131,9 @@ class SessionHooks:
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         state = self.state
-        if state.client is not None:
-            try:
-                state.client.delete_tracked()
-            finally:
-                state.client.close()
-                state.client = None
+        if state.client is not None:  # its objects were deleted at sessionfinish
+            state.client.close()
+            state.client = None
         if state.local_session is not None:
             state.local_session.stop()
             state.local_session = None
