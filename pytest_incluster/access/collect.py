@@ -175,6 +175,16 @@ class AccessFile(pytest.File):
                 problems.append(unregistered)
         return problems
 
+    @functools.cached_property
+    def _selected_items(self) -> list[AccessItem]:
+        """This file's items that survived selection, in run order (first asked for during the
+        run, when selection is final; computed once, not per evaluation batch)."""
+        return [
+            other
+            for other in self.session.items
+            if isinstance(other, AccessItem) and other.getparent(AccessFile) is self
+        ]
+
     def result_for(self, item: AccessItem) -> CheckResult:
         """``item``'s answer; the first call evaluates all of this file's selected items.
 
@@ -184,11 +194,7 @@ class AccessFile(pytest.File):
         every question of the file.
         """
         if item.nodeid not in self._results:
-            siblings = [
-                other
-                for other in self.session.items
-                if isinstance(other, AccessItem) and other.getparent(AccessFile) is self
-            ]
+            siblings = self._selected_items
             limit = _worker_batch(self.config)
             if limit is not None and item in siblings:
                 siblings = siblings[siblings.index(item) :]
