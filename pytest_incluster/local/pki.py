@@ -136,15 +136,12 @@ def _leaf(
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
-def generate(directory: Path) -> Pki:
-    """Write a fresh CA, serving and admin certificates and SA keys into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    pki = Pki.in_dir(directory)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name("pytest-incluster-ca")
-    ca_cert = (
-        _builder(ca_name, ca_name, ca_key.public_key())
+def new_ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A fresh self-signed CA (key and certificate) that may sign leaf certificates only."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name(common_name)
+    cert = (
+        _builder(name, name, key.public_key())
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -160,9 +157,19 @@ def generate(directory: Path) -> Pki:
             ),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(key, hashes.SHA256())
     )
+    return key, cert
+
+
+def generate(directory: Path) -> Pki:
+    """Write a fresh CA, serving and admin certificates and SA keys into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pki = Pki.in_dir(directory)
+
+    ca_key, ca_cert = new_ca("pytest-incluster-ca")
+    ca_name = ca_cert.subject
     _write(pki.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
 
     san = x509.SubjectAlternativeName(
