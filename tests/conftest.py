@@ -26,6 +26,7 @@ import pytest
 # httpx) would later be imported again as new class objects, which httpx's cached exception
 # map no longer recognises: a refused connection would escape as a raw httpcore error.
 import pytest_incluster.client
+from tests.support.controlplane import running_control_plane
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
@@ -63,17 +64,8 @@ def control_plane(
     k8s_assets: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControlPlane]:
     """One running control plane per test session (per worker under xdist), stopped at the end."""
-    from pytest_incluster.local.controlplane import ControlPlane, ControlPlaneError
-
-    state_dir = tmp_path_factory.mktemp("controlplane")
-    try:
-        cp = ControlPlane.start(state_dir, assets=k8s_assets)
-    except ControlPlaneError as error:
-        pytest.fail(str(error), pytrace=False)
-    try:
+    with running_control_plane(tmp_path_factory.mktemp("controlplane"), k8s_assets) as cp:
         yield cp
-    finally:
-        cp.stop()
 
 
 @pytest.fixture(scope="session")

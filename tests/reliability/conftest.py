@@ -16,6 +16,7 @@ import pytest
 
 from tests.reliability.cluster import MakeProxy, Runner
 from tests.reliability.faultproxy import FaultProxy
+from tests.support.controlplane import running_control_plane
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
@@ -26,17 +27,10 @@ def restartable_control_plane(
     k8s_assets: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControlPlane]:
     """A control plane only the restart scenario uses (it stops and starts kube-apiserver)."""
-    from pytest_incluster.local.controlplane import ControlPlane, ControlPlaneError
-
-    state_dir = tmp_path_factory.mktemp("restartable-controlplane")
-    try:
-        cp = ControlPlane.start(state_dir, assets=k8s_assets)
-    except ControlPlaneError as error:
-        pytest.fail(str(error), pytrace=False)
-    try:
+    with running_control_plane(
+        tmp_path_factory.mktemp("restartable-controlplane"), k8s_assets
+    ) as cp:
         yield cp
-    finally:
-        cp.stop()
 
 
 @pytest.fixture
