@@ -25,6 +25,9 @@ from typing import Any
 
 import httpx
 
+from pytest_incluster.access.decision import AccessRequest
+from pytest_incluster.access.review import review_body
+
 TEAM_NAMESPACES = (
     "shop",
     "payments",
@@ -141,32 +144,30 @@ class Entry:
             return ["auth", "can-i", self.verb, str(self.path)]
         return ["auth", "can-i", self.verb, self._target(), *self._flags()]
 
-    def review_body(self) -> dict[str, Any]:
-        """The SelfSubjectAccessReview (D); empty attributes left out, as the plugin does."""
+    def access_request(self) -> AccessRequest:
+        """The question as the plugin models it."""
         if self.type is None:
-            spec: dict[str, Any] = {"nonResourceAttributes": {"path": self.path, "verb": self.verb}}
-        else:
-            spec = {"resourceAttributes": self.resource_attributes()}
-        return {
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SelfSubjectAccessReview",
-            "spec": spec,
-        }
+            return AccessRequest(verb=self.verb, path=self.path)
+        t = self.type
+        return AccessRequest(
+            verb=self.verb,
+            resource=t.resource,
+            group=t.group,
+            version=t.version,
+            namespace=self.namespace,
+            name=self.name,
+            subresource=self.subresource,
+        )
+
+    def review_body(self) -> dict[str, Any]:
+        """The SelfSubjectAccessReview (D): the very body the plugin sends for this question."""
+        return review_body(self.access_request())
 
     def resource_attributes(self) -> dict[str, str]:
-        """The non-empty ``resourceAttributes`` (C and D)."""
+        """The non-empty ``resourceAttributes`` (C), taken from the same body."""
         assert self.type is not None
-        t = self.type
-        attributes = {
-            "namespace": self.namespace or "",
-            "verb": self.verb,
-            "group": t.group,
-            "version": t.version,
-            "resource": t.resource,
-            "subresource": self.subresource or "",
-            "name": self.name or "",
-        }
-        return {k: v for k, v in attributes.items() if v}
+        attributes: dict[str, str] = self.review_body()["spec"]["resourceAttributes"]
+        return attributes
 
     def _target(self) -> str:
         assert self.type is not None
