@@ -23,6 +23,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+import pytest_incluster
 from tests.support.podmount import POD_SA_DIR, run_in_pod
 
 if TYPE_CHECKING:
@@ -243,7 +245,22 @@ def pod_user(layout: Layout) -> list[str]:
     if uid is None:
         return []
     gid = context.get("runAsGroup", uid)
-    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
+    switch = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
+    if _closed_to_others(Path(sys.prefix), Path(pytest_incluster.__file__).parent):
+        # The image's venv is world-readable; this checkout may not be (a clone in a 0700
+        # directory). Then let the pod user read (never write) it; the read-only root and the
+        # writable emptyDir are still enforced.
+        switch += ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
+    return switch
+
+
+def _closed_to_others(*paths: Path) -> bool:
+    """Whether another user cannot reach one of ``paths`` (a directory on the way lacks o+x)."""
+    for path in paths:
+        for directory in (path, *path.parents):
+            if not directory.stat().st_mode & stat.S_IXOTH:
+                return True
+    return False
 
 
 def run_job(
