@@ -72,6 +72,11 @@ def test_allowed(k8s, k8s_namespace):
     k8s.get(f"/api/v1/namespaces/{k8s_namespace}/configmaps")
 
 
+@pytest.mark.expect_allowed
+def test_allowed_only_asks(k8s):
+    assert k8s.can_i("list", "configmaps")
+
+
 @pytest.mark.impersonate("jane", groups=["developers"])
 @pytest.mark.expect_forbidden(verb="list", resource="configmaps")
 def test_developers_cannot_list_configmaps(k8s, k8s_namespace):
@@ -111,7 +116,7 @@ def test_the_summary_reports_what_the_server_decided(
     pytester: pytest.Pytester, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result, outcomes, line = run_quietly(pytester, world, monkeypatch)
-    result.assert_outcomes(passed=4, failed=4)
+    result.assert_outcomes(passed=5, failed=4)
     ns, runner = world.ns, world.runner
     secrets_denied = (
         f'secrets is forbidden: User "{runner}" cannot list resource "secrets" in API group "" '
@@ -165,6 +170,15 @@ def test_the_summary_reports_what_the_server_decided(
             "allowed",
             f"GET /api/v1/namespaces/{ns}/configmaps -> 200 OK",
         ),
+        "test_allowed_only_asks": (
+            "*",
+            "(the test's requests)",
+            "",
+            "allowed",
+            "not asked",
+            "only access reviews, which make no real request: POST "
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews -> 201 Created",
+        ),
         "test_developers_cannot_list_configmaps": (
             "list",
             "configmaps",
@@ -185,8 +199,8 @@ def test_the_summary_reports_what_the_server_decided(
         ),
     }
     assert line == (
-        "pytest-incluster: 4 passed, 4 failed, 0 errors; access checks: 8, 1 unexpectedly "
-        "allowed, 0 unexpectedly forbidden, 2 not asked"
+        "pytest-incluster: 5 passed, 4 failed, 0 errors; access checks: 9, 1 unexpectedly "
+        "allowed, 0 unexpectedly forbidden, 3 not asked"
     )
     result.stdout.fnmatch_lines(
         [
