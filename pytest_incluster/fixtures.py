@@ -73,7 +73,9 @@ def k8s(pytestconfig: pytest.Config, k8s_config: ClusterConfig) -> K8sClient:
     """The authenticated client (an ``httpx.Client`` with the server as base URL).
 
     Non-2xx responses raise typed errors (``Forbidden``, ``NotFound``, ...). Objects created
-    through ``k8s.create``/``k8s.apply`` in a test are deleted when that test ends.
+    through ``k8s.create``/``k8s.apply`` in a test are deleted when that test ends. This client
+    always acts as the runner; in a test marked ``impersonate``, only that test's own ``k8s``
+    argument is replaced (for the test's body) by ``k8s.impersonate(user, groups)``.
     """
     return session_client(pytestconfig)
 
