@@ -24,9 +24,9 @@ from dataclasses import dataclass, replace
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from pytest_incluster.access.decision import NOT_ASKED
 from pytest_incluster.access.markers import AUTHZ_DENIAL, Denial, ExpectSpec, denial_mismatch
 from pytest_incluster.calls import ApiCall
-from pytest_incluster.report.summary import NOT_ASKED
 
 Decision = Literal["allowed", "forbidden", "unauthorized"]
 NO_ANSWER = "error"

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from pytest_incluster.access.decision import AccessOutcome
+from pytest_incluster.access.decision import NOT_ASKED, AccessOutcome
 
 TERMINATION_LOG_ENV: Final = "PYTEST_INCLUSTER_TERMINATION_LOG"
 DEFAULT_TERMINATION_LOG: Final = "/dev/termination-log"
 MAX_TERMINATION_MESSAGE: Final = 4096
 
 Mismatch = Literal["unexpectedly allowed", "unexpectedly forbidden", "not asked", "other"]
-NOT_ASKED: Final = "not asked"
 
 
 def mismatch(outcome: AccessOutcome) -> Mismatch | None:
