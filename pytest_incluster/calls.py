@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -56,6 +57,18 @@ class CallLog:
             self._calls.append(call)
             if call.test_id is not None:
                 self._by_test.setdefault(call.test_id, []).append(call)
+
+    @contextmanager
+    def outside_tests(self) -> Iterator[None]:
+        """Record the calls made inside the block as nobody's: the plugin's own bookkeeping
+        (learning the runner's name for the access summary) is not a request of the test
+        that happens to be running."""
+        test, owner = self.current_test, self.current_owner
+        self.current_test = self.current_owner = None
+        try:
+            yield
+        finally:
+            self.current_test, self.current_owner = test, owner
 
     def for_test(self, nodeid: str) -> list[ApiCall]:
         """Calls made while ``nodeid`` ran (setup, call and teardown); indexed, so a report of

@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_incluster.config.errors import ConfigError
-from pytest_incluster.fixtures_support import cluster_config, fail_without_cluster, session_client
+from pytest_incluster.fixtures_support import (
+    cluster_config,
+    fail_without_cluster,
+    runner_identity,
+    session_client,
+)
 from pytest_incluster.state import get_state
 
 if TYPE_CHECKING:
@@ -68,12 +73,18 @@ def k8s(pytestconfig: pytest.Config, k8s_config: ClusterConfig) -> K8sClient:
     """The authenticated client (an ``httpx.Client`` with the server as base URL).
 
     Non-2xx responses raise typed errors (``Forbidden``, ``NotFound``, ...). Objects created
-    through ``k8s.create``/``k8s.apply`` in a test are deleted when that test ends.
+    through ``k8s.create``/``k8s.apply`` in a test are deleted when that test ends. This client
+    always acts as the runner; in a test marked ``impersonate``, only that test's own ``k8s``
+    argument is replaced (for the test's body) by ``k8s.impersonate(user, groups)``.
     """
     return session_client(pytestconfig)
 
 
 @pytest.fixture(scope="session")
-def k8s_identity(k8s: K8sClient) -> Identity:
-    """Who the API server says the runner is (SelfSubjectReview): username, uid, groups."""
-    return k8s.whoami()
+def k8s_identity(pytestconfig: pytest.Config, k8s: K8sClient) -> Identity:
+    """Who the API server says the runner is (SelfSubjectReview): username, uid, groups.
+
+    Always the runner, also in a test marked ``impersonate`` (its own ``k8s`` argument is the
+    one that acts as the user; ``k8s.whoami()`` there names the user).
+    """
+    return runner_identity(pytestconfig)

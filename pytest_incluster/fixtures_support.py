@@ -17,6 +17,7 @@ from pytest_incluster.state import get_state
 
 if TYPE_CHECKING:
     from pytest_incluster.client import K8sClient
+    from pytest_incluster.client.identity import Identity
     from pytest_incluster.config.model import ClusterConfig
 
 
@@ -67,6 +68,42 @@ def session_client(config: pytest.Config) -> K8sClient:
     )
     state.client = client
     return client
+
+
+def runner_identity(config: pytest.Config) -> Identity:
+    """Who the server says the runner is (SelfSubjectReview), asked once per session.
+
+    Shared by the header, the ``k8s_identity`` fixture and the access summary, so every part
+    names the runner the same way whether or not the header was shown (``-q`` hides it).
+    Raises the client's errors (and :class:`ConfigError`) when the server cannot say.
+    """
+    state = get_state(config)
+    if state.identity is None:
+        client = session_client(config)
+        with state.calls.outside_tests():
+            state.identity = client.whoami()
+    identity: Identity = state.identity
+    return identity
+
+
+def runner_name(config: pytest.Config) -> str:
+    """The runner's username, or "" when the server cannot say (no cluster, 401, ...)."""
+    from pytest_incluster.client.errors import ApiError, ApiUnreachable
+
+    try:
+        return runner_identity(config).username
+    except (ConfigError, ApiError, ApiUnreachable, LookupError):
+        return ""
+
+
+def runner_label(config: pytest.Config, fallback: str = "") -> str:
+    """``self (USERNAME)``, the access summary's name for the runner.
+
+    ``fallback`` (the user a 403 named) is used only when the server cannot say who the runner
+    is; then ``self`` alone if there is none.
+    """
+    username = runner_name(config) or fallback
+    return f"self ({username})" if username else "self"
 
 
 def fail_without_cluster(config: pytest.Config, exc: ConfigError) -> NoReturn:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_incluster.config.errors import ConfigError
-from pytest_incluster.fixtures_support import cluster_config, session_client
+from pytest_incluster.fixtures_support import cluster_config, runner_identity, session_client
 from pytest_incluster.state import get_state
 
 
@@ -27,9 +27,9 @@ def header_lines(config: pytest.Config) -> list[str]:
         client = session_client(config)
         state.server_version = client.server_version()
         version = state.server_version
-        state.identity = client.whoami()
-        identity = state.identity.username
-        groups = [g for g in state.identity.groups if g != "system:authenticated"]
+        me = runner_identity(config)
+        identity = me.username
+        groups = [g for g in me.groups if g != "system:authenticated"]
         if groups:
             identity += f" (groups {', '.join(groups)})"
         if not any(w.startswith("runner privilege") for w in state.warnings):

@@ -23,8 +23,9 @@ MARKERS = (
     "Unauthorized (a 401 from the API server).",
     "expect_allowed: the test states that its API calls must be allowed; a 403 fails it as "
     "'access denied: <server message>' and it counts in the access summary.",
-    "impersonate(user, groups=None): the test's k8s client acts as that user (Impersonate-* "
-    "headers); the test errors if the runner may not impersonate.",
+    "impersonate(user, groups=None): the test's own k8s argument acts as that user "
+    "(Impersonate-* headers); fixtures and other tests stay the runner. The test errors if the "
+    "runner may not impersonate, or if it takes no k8s argument.",
 )
 
 

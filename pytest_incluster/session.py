@@ -8,7 +8,7 @@ reader finds "what does expect_forbidden do at run time" in one class.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,8 +26,15 @@ from pytest_incluster.access.markers import (
 )
 from pytest_incluster.state import STATE_KEY, SessionState, get_state
 
+if TYPE_CHECKING:
+    from pytest_incluster.calls import ApiCall
+    from pytest_incluster.client import K8sClient
+
 EXPECT_KEY = pytest.StashKey[ExpectSpec | None]()
 IMPERSONATE_KEY = pytest.StashKey[ImpersonateSpec | None]()
+IMPERSONATED_KEY: pytest.StashKey[K8sClient] = pytest.StashKey()  # the marked test's client
+CALLS_FROM_KEY = pytest.StashKey[int]()  # the test's calls before its call phase
+RAISED_KEY = pytest.StashKey[BaseException]()  # the error an expect_* marker turned into a pass
 
 
 def configure(config: pytest.Config) -> None:
@@ -141,7 +148,7 @@ class SessionHooks:
 
 class ExpectationHooks:
     """What ``expect_forbidden``, ``expect_unauthorized``, ``expect_allowed`` and
-    ``impersonate`` do when a test runs."""
+    ``impersonate`` do when a test runs, and the access-summary row of each marked test."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -168,9 +175,16 @@ class ExpectationHooks:
         spec = item.stash.get(IMPERSONATE_KEY, None)
         if spec is None:
             return (yield)
-        from pytest_incluster.access.impersonation import start_impersonation
+        from pytest_incluster.access.impersonation import (
+            FIXTURE,
+            impersonated_client,
+            missing_argument_message,
+        )
 
-        start_impersonation(self.config, spec)  # errors the test if the runner may not
+        if FIXTURE not in _test_arguments(item):
+            pytest.fail(missing_argument_message(item, spec), pytrace=False)
+        # Errors the test (before its fixtures run) if the runner may not impersonate.
+        item.stash[IMPERSONATED_KEY] = impersonated_client(self.config, spec)
         return (yield)
 
     @pytest.hookimpl(wrapper=True)
@@ -178,13 +192,29 @@ class ExpectationHooks:
         try:
             return (yield)
         finally:
-            if item.stash.get(IMPERSONATE_KEY, None) is not None:
-                from pytest_incluster.access.impersonation import stop_impersonation
-
-                stop_impersonation(self.config)
+            client = item.stash.get(IMPERSONATED_KEY, None)
+            if client is not None:
+                del item.stash[IMPERSONATED_KEY]
+                client.close()  # its objects are the test's; SessionHooks deletes them
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        item.stash[CALLS_FROM_KEY] = len(get_state(self.config).calls.for_test(item.nodeid))
+        funcargs: dict[str, Any] | None = getattr(item, "funcargs", None)
+        impersonated = item.stash.get(IMPERSONATED_KEY, None)
+        runner_client = None
+        if impersonated is not None and funcargs is not None and "k8s" in funcargs:
+            # Only the test's own argument acts as the user, and only while the test runs:
+            # fixtures already hold the session client, which is never switched.
+            runner_client, funcargs["k8s"] = funcargs["k8s"], impersonated
+        try:
+            return (yield from self._expectation(item))
+        finally:
+            if runner_client is not None and funcargs is not None:
+                funcargs["k8s"] = runner_client
+
+    def _expectation(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Pass or fail the test by its ``expect_*`` marker (the summary row comes later)."""
         spec = item.stash.get(EXPECT_KEY, None)
         if spec is None or spec.kind == "allowed":
             return (yield)
@@ -193,18 +223,19 @@ class ExpectationHooks:
         try:
             yield
         except wanted as exc:
+            item.stash[RAISED_KEY] = exc
             message = _server_text(exc)
-            denial = Denial.parse(message)
-            problems = denial_mismatch(spec, denial) if spec.kind == "forbidden" else []
-            self._record(item, spec, spec.kind if not problems else "forbidden", denial, message)
+            problems = (
+                denial_mismatch(spec, Denial.parse(message)) if spec.kind == "forbidden" else []
+            )
             if not problems:
                 return None
         else:
             calls = get_state(self.config).calls.for_test(item.nodeid)
-            self._record(item, spec, "allowed", None, "")
             pytest.fail(
                 f"expected {spec.describe()}, but the test ended without one.\n"
-                f"Requests made by this test:\n{calls_listing(calls)}",
+                f"Requests made by this test:\n{calls_listing(calls)}"
+                + _caught_note(spec, calls[item.stash.get(CALLS_FROM_KEY, 0) :]),
                 pytrace=False,
             )
         # Outside the except block, so the report is this message, not a chained traceback.
@@ -222,48 +253,77 @@ class ExpectationHooks:
         report = yield
         if call.when != "call":
             return report
-        spec = item.stash.get(EXPECT_KEY, None)
         forbidden, _ = _error_types()
         excinfo = call.excinfo
         if excinfo is not None and isinstance(excinfo.value, forbidden):
             message = _server_text(excinfo.value)
             # The server's words first; the (pruned, --tb-styled) traceback after them.
             report.longrepr = f"access denied: {message}\n\n{item.repr_failure(excinfo)}"
-            if spec is not None and spec.kind == "allowed":
-                self._record(item, spec, "forbidden", Denial.parse(message), message)
-        elif spec is not None and spec.kind == "allowed":
-            calls = get_state(self.config).calls.for_test(item.nodeid)
-            actual = "allowed" if report.passed else "error"
-            shown = sorted({f"{c.method} {c.path.split('?')[0]}" for c in calls})
-            reason = "; ".join(shown[:3]) + (
-                f"; and {len(shown) - 3} more" if len(shown) > 3 else ""
-            )
-            self._record(item, spec, actual, None, reason or "no API calls")
+        spec = item.stash.get(EXPECT_KEY, None)
+        if spec is not None and not report.skipped:
+            raised = item.stash.get(RAISED_KEY, None) or (excinfo.value if excinfo else None)
+            self._record(item, spec, raised)
         return report
 
-    def _record(
-        self,
-        item: pytest.Item,
-        spec: ExpectSpec,
-        actual: str,
-        denial: Denial | None,
-        reason: str,
-    ) -> None:
+    def _record(self, item: pytest.Item, spec: ExpectSpec, raised: BaseException | None) -> None:
+        """The summary row: what the server decided about the test's own requests."""
+        from pytest_incluster.access.matrix import Subject
+        from pytest_incluster.access.observed import observations, server_verdict
+        from pytest_incluster.fixtures_support import runner_label
+
         state = get_state(self.config)
-        subject = _subject_label(state, denial)
+        calls = state.calls.for_test(item.nodeid)[item.stash.get(CALLS_FROM_KEY, 0) :]
+        verdict = server_verdict(spec, observations(calls, raised))
+        marked = item.stash.get(IMPERSONATE_KEY, None)
+        decisive = verdict.decisive
+        user = decisive.user if decisive is not None else (marked.user if marked else None)
+        if user is None:
+            denial = Denial.parse(decisive.message) if decisive is not None else None
+            subject = runner_label(self.config, denial.user if denial else "")
+        elif marked is not None and user == marked.user:
+            subject = Subject(user, marked.groups).label
+        else:
+            subject = Subject(user).label
+        info = decisive.info if decisive is not None else None
         expected: Expectation = spec.kind
         state.outcomes.append(
             AccessOutcome(
                 test_id=item.nodeid,
                 subject=subject,
-                verb=(denial.verb if denial else spec.verb) or "*",
-                resource=(denial.resource if denial else spec.resource) or "(the test's requests)",
-                namespace=(denial.namespace if denial else spec.namespace) or "",
+                verb=(info.verb if info else spec.verb) or "*",
+                resource=(info.resource if info else spec.resource) or "(the test's requests)",
+                namespace=(info.namespace if info else spec.namespace) or "",
                 expected=expected,
-                actual=actual,
-                reason=reason,
+                actual=verdict.actual,
+                reason=verdict.reason,
             )
         )
+
+
+def _test_arguments(item: pytest.Item) -> tuple[str, ...]:
+    """The names a test function takes (empty for items that are not functions)."""
+    import inspect
+
+    function = getattr(item, "function", None)
+    if function is None:
+        return ()
+    try:
+        return tuple(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return ()
+
+
+def _caught_note(spec: ExpectSpec, calls: list[ApiCall]) -> str:
+    """Why no error arrived although the server refused: the test caught it itself."""
+    from pytest_incluster.access.observed import observations, server_verdict
+
+    verdict = server_verdict(spec, observations(calls, None))
+    if verdict.actual != spec.kind or verdict.decisive is None:
+        return ""
+    return (
+        f"\nThe server did refuse {verdict.decisive.describe()}, but the test caught that error "
+        "itself; let it propagate out of the test."
+    )
 
 
 def _server_text(exc: BaseException) -> str:
@@ -272,18 +332,3 @@ def _server_text(exc: BaseException) -> str:
     from pytest_incluster.client.errors import clean_text
 
     return clean_text(str(getattr(exc, "server_message", "") or exc))
-
-
-def _subject_label(state: SessionState, denial: Denial | None) -> str:
-    """Who a marked test acted as, labelled like access-matrix rows: ``self (username)`` for
-    the runner, ``user[group,...]`` for an impersonated identity."""
-    from pytest_incluster.access.matrix import Subject
-
-    client: Any = state.client
-    impersonation = getattr(client, "impersonation", None) if client is not None else None
-    if impersonation is not None:
-        groups = tuple(g for g in impersonation.groups if g != "system:authenticated")
-        return Subject(impersonation.user, groups).label
-    identity: Any = state.identity
-    username = denial.user if denial else str(getattr(identity, "username", "") or "")
-    return f"self ({username})" if username else "self"

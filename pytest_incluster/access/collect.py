@@ -263,11 +263,10 @@ class AccessItem(pytest.Item):
     def _subject_text(self) -> str:
         if self.doc.subject.user is not None:
             return self.doc.subject.label
-        from pytest_incluster.state import get_state
+        from pytest_incluster.fixtures_support import runner_label
 
-        identity = get_state(self.config).identity
-        username = getattr(identity, "username", None)
-        return f"self ({username})" if isinstance(username, str) and username else "self"
+        # Asked of the server when the header did not (-q), so one runner is one group.
+        return runner_label(self.config)
 
     def runtest(self) -> None:
         from pytest_incluster.state import get_state

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Expectation = Literal["allowed", "forbidden", "unauthorized"]
+# An outcome's ``actual`` when no real request of the expected kind reached the server.
+NOT_ASKED = "not asked"
 Method = Literal["review", "request"]
 
 
@@ -84,7 +86,7 @@ class AccessOutcome:
     resource: str  # resource[.group][/name] or a non-resource path
     namespace: str
     expected: Expectation
-    actual: str  # "allowed", "forbidden", "unauthorized", or an error word like "error"
+    actual: str  # "allowed", "forbidden", "unauthorized", NOT_ASKED, or "error"
     reason: str = ""  # authorizer reason or server message
 
     @property

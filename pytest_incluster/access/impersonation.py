@@ -1,23 +1,59 @@
-"""The ``impersonate`` marker at run time: check the runner may, then act as the user.
+"""The ``impersonate`` marker at run time: check the runner may, then give the test its client.
 
-Checked up front with SelfSubjectAccessReview so a runner without the ``impersonate`` verb gets
-one clear error at setup ("may not impersonate ...") instead of every request failing with a 403
-about ``users`` that reads like a failure of the test itself.
+The marked test's own ``k8s`` argument becomes a client acting as the user (``k8s.impersonate``:
+same connection pool, call log and object tracking as the session client). The session client
+is never switched, so a session/module fixture first set up by a marked test, ``k8s_identity``
+and every other test keep the runner's identity whatever the order of the tests.
+
+The runner's right is checked up front with SelfSubjectAccessReview so a runner without the
+``impersonate`` verb gets one clear error at setup ("may not impersonate ...") instead of every
+request failing with a 403 about ``users`` that reads like a failure of the test itself. It asks
+exactly what the API server checks for the headers the client sends: ``impersonate`` on the user
+(or on the ServiceAccount, for ``system:serviceaccount:NS:NAME``) and on each group given.
+``system:authenticated`` is not sent (the server adds it), so it needs no grant.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_incluster.access.markers import ImpersonateSpec
 from pytest_incluster.config.errors import ConfigError
-from pytest_incluster.fixtures_support import fail_without_cluster, session_client
+from pytest_incluster.fixtures_support import fail_without_cluster, runner_name, session_client
+
+if TYPE_CHECKING:
+    from pytest_incluster.client import K8sClient
 
 _SA_PREFIX = "system:serviceaccount:"
+FIXTURE = "k8s"
 
 
-def start_impersonation(config: pytest.Config, spec: ImpersonateSpec) -> None:
-    """Make the session client act as ``spec.user`` until :func:`stop_impersonation`."""
+def impersonation_checks(spec: ImpersonateSpec) -> list[tuple[str, str | None, str]]:
+    """(resource, namespace, name) of every ``impersonate`` permission the server will check."""
+    checks: list[tuple[str, str | None, str]] = []
+    if spec.user.startswith(_SA_PREFIX) and spec.user.count(":") == 3:
+        sa_namespace, sa_name = spec.user[len(_SA_PREFIX) :].split(":")
+        checks.append(("serviceaccounts", sa_namespace, sa_name))
+    else:
+        checks.append(("users", None, spec.user))
+    checks.extend(("groups", None, group) for group in dict.fromkeys(spec.groups))
+    return checks
+
+
+def missing_argument_message(item: pytest.Item, spec: ImpersonateSpec) -> str:
+    """The setup error of a marked test that has no ``k8s`` argument to act as the user."""
+    return (
+        f"@pytest.mark.impersonate({spec.user!r}) on {item.nodeid}: the test has no '{FIXTURE}' "
+        f"argument, and only that argument acts as {spec.user!r} (fixtures always act as the "
+        f"runner). Add '{FIXTURE}' to the test's arguments, or call "
+        f"k8s.impersonate({spec.user!r}) where the requests are made."
+    )
+
+
+def impersonated_client(config: pytest.Config, spec: ImpersonateSpec) -> K8sClient:
+    """A client acting as ``spec.user``; fails the test if the runner may not impersonate."""
     error: ConfigError | None = None
     try:
         client = session_client(config)
@@ -25,24 +61,12 @@ def start_impersonation(config: pytest.Config, spec: ImpersonateSpec) -> None:
         error = exc
     if error is not None:
         fail_without_cluster(config, error)
-    checks: list[tuple[str, str, str | None, str]] = []
-    if spec.user.startswith(_SA_PREFIX) and spec.user.count(":") == 3:
-        sa_namespace, sa_name = spec.user[len(_SA_PREFIX) :].split(":")
-        checks.append(("serviceaccounts", "", sa_namespace, sa_name))
-    else:
-        checks.append(("users", "", None, spec.user))
-    groups = list(spec.groups)
-    if groups and not {"system:authenticated", "system:unauthenticated"} & set(groups):
-        # The client adds system:authenticated to explicit groups (as kubectl does), and the
-        # server checks 'impersonate' on every group sent, so the runner needs that one too.
-        groups.append("system:authenticated")
-    checks.extend(("groups", "", None, group) for group in groups)
-    for resource, group, namespace, name in checks:
+    for resource, namespace, name in impersonation_checks(spec):
         decision = client.can_i(
-            "impersonate", resource, group=group, namespace=namespace or "", name=name
+            "impersonate", resource, group="", namespace=namespace or "", name=name
         )
         if not decision.allowed:
-            who = client.whoami().username
+            who = runner_name(config) or "(whose name the server did not say)"
             pytest.fail(
                 f"@pytest.mark.impersonate({spec.user!r}): the runner {who} may not impersonate "
                 f'{resource} "{name}"{f" in namespace {namespace}" if namespace else ""}. '
@@ -50,13 +74,4 @@ def start_impersonation(config: pytest.Config, spec: ImpersonateSpec) -> None:
                 "impersonation/), or remove the marker.",
                 pytrace=False,
             )
-    client.set_impersonation(spec.user, spec.groups)
-
-
-def stop_impersonation(config: pytest.Config) -> None:
-    """Return the session client to the runner's own identity."""
-    try:
-        client = session_client(config)
-    except ConfigError:
-        return
-    client.set_impersonation(None)
+    return client.impersonate(spec.user, spec.groups)

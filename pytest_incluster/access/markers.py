@@ -141,6 +141,9 @@ _RESOURCE_MESSAGE = re.compile(
     r'"(?P<group>[^"]*)"(?: in the namespace "(?P<namespace>[^"]*)"| at the cluster scope)'
 )
 _PATH_MESSAGE = re.compile(r'User "(?P<user>[^"]*)" cannot (?P<verb>\S+) path "(?P<path>[^"]*)"')
+# The authorization filter's wording (responsewriters.Forbidden), old and new servers alike. A
+# 403 without it comes from a later stage (admission), after authorization allowed the request.
+AUTHZ_DENIAL = re.compile(r'(?:^|: )User "[^"]*" cannot [^ ]+ ')
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from pytest_incluster.access.decision import AccessDecision, AccessRequest
+from pytest_incluster.access.markers import AUTHZ_DENIAL
 from pytest_incluster.access.resolve import Resolved
 from pytest_incluster.client.discovery import ApiResource
 from pytest_incluster.client.errors import clean_text, parse_error_body
@@ -76,8 +77,6 @@ _REQUIRED_FIELDS: dict[tuple[str, str], dict[str, Any]] = {
         }
     },
 }
-# The authorization filter's wording (responsewriters.Forbidden), old and new servers alike.
-_AUTHZ_DENIAL = re.compile(r'(?:^|: )User "[^"]*" cannot [^ ]+ ')
 # Legacy ("cannot impersonate resource ...") and constrained impersonation (Kubernetes 1.35+,
 # "cannot impersonate-on:user-info:get resource ...") both name the runner, not the subject.
 _IMPERSONATION_DENIAL = re.compile(r'User "[^"]*" cannot impersonate\S* ')
@@ -242,7 +241,7 @@ def interpret(
     if status == 403:
         if impersonating and _IMPERSONATION_DENIAL.search(message):
             raise ProbeFailed(f"the runner may not impersonate this subject: {message}")
-        if _AUTHZ_DENIAL.search(message):
+        if AUTHZ_DENIAL.search(message):
             return AccessDecision(
                 request=request, allowed=False, reason=message, method="request", subject=subject
             )

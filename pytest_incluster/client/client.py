@@ -220,8 +220,10 @@ class K8sClient(httpx.Client):
     ) -> K8sClient:
         """A client acting as ``user``; same server, credentials, call log and object tracking.
 
-        Explicit ``groups`` gain ``system:authenticated`` (see ``impersonation``). The new client
-        shares this one's connection pool; closing it is optional and leaves this one open.
+        ``groups`` are sent as given; the server adds ``system:authenticated`` itself (see
+        ``impersonation``), so the runner needs ``impersonate`` only on ``user`` and ``groups``.
+        The new client shares this one's connection pool; closing it is optional and leaves
+        this one open.
         """
         return K8sClient(
             self.config, impersonate=Impersonation.of(user, groups, uid), _shared=self._shared

@@ -1,12 +1,14 @@
 """Who a client acts as: the ``Impersonate-*`` headers, built once from plain data.
 
-The API server authorizes each impersonated attribute separately (verb ``impersonate`` on users,
-groups, serviceaccounts, uids). When groups are given explicitly it does *not* add
-``system:authenticated`` for us, so a user impersonated with only ``groups=["dev"]`` would lose
-every default grant (discovery, SelfSubjectAccessReview) and the test would measure the wrong
-thing; ``kubectl --as-group`` has exactly that pitfall. We add it, unless the caller chose
-``system:authenticated`` or ``system:unauthenticated`` themselves or impersonates the anonymous
-user.
+The API server authorizes each impersonated attribute it receives separately (verb
+``impersonate`` on ``users`` or ``serviceaccounts``, on every ``groups`` value sent, on
+``uids``), so the headers carry exactly what the caller chose and nothing more: every extra
+group would be one more grant the runner needs. The server completes the identity itself:
+v1.37 (legacy and constrained impersonation alike, ``k8s.io/apiserver``
+``endpoints/filters/impersonation``) adds ``system:authenticated`` to every impersonated user
+except ``system:anonymous`` (which gets ``system:unauthenticated``) unless the request names
+``system:unauthenticated``. ``kubectl --as-group`` gets the same treatment, so neither loses
+the default grants (discovery, SelfSubjectAccessReview) of a signed-in user.
 """
 
 from __future__ import annotations
@@ -14,9 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-AUTHENTICATED = "system:authenticated"
-UNAUTHENTICATED = "system:unauthenticated"
-ANONYMOUS = "system:anonymous"
 HEADER_NAMES = ("Impersonate-User", "Impersonate-Group", "Impersonate-Uid")
 
 
@@ -30,18 +29,10 @@ class Impersonation:
 
     @classmethod
     def of(cls, user: str, groups: Iterable[str] = (), uid: str | None = None) -> Impersonation:
-        """Validate and normalise: explicit groups gain ``system:authenticated``."""
+        """Validate and normalise (groups de-duplicated, in the caller's order)."""
         if not user:
             raise ValueError("impersonate() needs a user name; the API server rejects groups alone")
-        chosen = tuple(dict.fromkeys(groups))
-        if (
-            chosen
-            and user != ANONYMOUS
-            and AUTHENTICATED not in chosen
-            and UNAUTHENTICATED not in chosen
-        ):
-            chosen = (*chosen, AUTHENTICATED)
-        return cls(user=user, groups=chosen, uid=uid or None)
+        return cls(user=user, groups=tuple(dict.fromkeys(groups)), uid=uid or None)
 
     def headers(self) -> list[tuple[str, str]]:
         """One ``Impersonate-User``, one ``Impersonate-Group`` per group, ``Impersonate-Uid``."""

@@ -207,6 +207,7 @@ class Html:
             f"{counts.total} access checks: {counts.passed} passed, {failed} failed "
             f"({counts.unexpectedly_allowed} unexpectedly allowed, "
             f"{counts.unexpectedly_forbidden} unexpectedly forbidden"
+            + (f", {counts.not_asked} not asked" if counts.not_asked else "")
             + (f", {counts.other} other" if counts.other else "")
             + ")."
         )

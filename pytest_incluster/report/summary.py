@@ -18,20 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from pytest_incluster.access.decision import AccessOutcome
+from pytest_incluster.access.decision import NOT_ASKED, AccessOutcome
 
 TERMINATION_LOG_ENV: Final = "PYTEST_INCLUSTER_TERMINATION_LOG"
 DEFAULT_TERMINATION_LOG: Final = "/dev/termination-log"
 MAX_TERMINATION_MESSAGE: Final = 4096
 
-Mismatch = Literal["unexpectedly allowed", "unexpectedly forbidden", "other"]
+Mismatch = Literal["unexpectedly allowed", "unexpectedly forbidden", "not asked", "other"]
 
 
 def mismatch(outcome: AccessOutcome) -> Mismatch | None:
     """How an access outcome went wrong, or None if it matched its expectation.
 
     "unexpectedly allowed" (expected a denial, the server allowed it) is the dangerous kind: it
-    is a hole in the cluster's RBAC. "unexpectedly forbidden" is a broken workload.
+    is a hole in the cluster's RBAC. "unexpectedly forbidden" is a broken workload. "not asked"
+    means no real request of the expected kind reached the server (the test only asked
+    ``k8s.can_i``, made no request, or was refused something else first), so the server
+    decided nothing either way.
     """
     if outcome.passed:
         return None
@@ -39,6 +42,8 @@ def mismatch(outcome: AccessOutcome) -> Mismatch | None:
         return "unexpectedly allowed"
     if outcome.expected == "allowed" and outcome.actual in ("forbidden", "unauthorized"):
         return "unexpectedly forbidden"
+    if outcome.actual == NOT_ASKED:
+        return "not asked"
     return "other"
 
 
@@ -48,6 +53,7 @@ class AccessCounts:
     passed: int
     unexpectedly_allowed: int
     unexpectedly_forbidden: int
+    not_asked: int
     other: int
 
     @classmethod
@@ -58,6 +64,7 @@ class AccessCounts:
             passed=kinds[None],
             unexpectedly_allowed=kinds["unexpectedly allowed"],
             unexpectedly_forbidden=kinds["unexpectedly forbidden"],
+            not_asked=kinds["not asked"],
             other=kinds["other"],
         )
 
@@ -87,6 +94,8 @@ def summary_line(
         f"; access checks: {access.total}, {access.unexpectedly_allowed} unexpectedly allowed, "
         f"{access.unexpectedly_forbidden} unexpectedly forbidden"
     )
+    if access.not_asked:
+        text += f", {access.not_asked} not asked"
     if access.other:
         text += f", {access.other} other mismatches"
     if interrupted:

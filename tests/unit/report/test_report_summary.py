@@ -31,6 +31,8 @@ def outcome(expected: Expectation, actual: str, subject: str = "alice") -> Acces
         ("allowed", "unauthorized", "unexpectedly forbidden"),
         ("allowed", "error", "other"),
         ("forbidden", "unauthorized", "other"),
+        ("forbidden", "not asked", "not asked"),
+        ("allowed", "not asked", "not asked"),
     ],
 )
 def test_mismatch_kinds(expected: Expectation, actual: str, kind: str | None) -> None:
@@ -50,6 +52,16 @@ def test_summary_line_counts_results_and_access_mismatches() -> None:
         "1 unexpectedly allowed, 2 unexpectedly forbidden"
     )
     assert AccessCounts.of(outcomes).passed == 1
+
+
+def test_summary_line_counts_checks_the_server_was_not_asked_apart() -> None:
+    outcomes = [outcome("forbidden", "not asked"), outcome("allowed", "not asked")]
+    line = summary_line({"failed": 2}, outcomes)
+    assert line == (
+        "pytest-incluster: 0 passed, 2 failed, 0 errors; access checks: 2, 0 unexpectedly "
+        "allowed, 0 unexpectedly forbidden, 2 not asked"
+    )
+    assert AccessCounts.of(outcomes).not_asked == 2
 
 
 def test_summary_line_mentions_interruption_and_storage() -> None:
