@@ -30,7 +30,12 @@ from pytest_incluster.report.scrub import (
     redact_warning,
 )
 from pytest_incluster.report.summary import summary_line, write_termination_log
-from pytest_incluster.report.upload import UploadError, name_problem, upload_report
+from pytest_incluster.report.upload import (
+    UploadError,
+    find_foreign,
+    name_problem,
+    upload_report,
+)
 from pytest_incluster.state import SessionState, get_state
 
 if TYPE_CHECKING:
@@ -101,11 +106,16 @@ class ReportPlugin:
 
     # -- set-up -----------------------------------------------------------------------------
 
+    def _option(self) -> str:
+        """The option, and where its value came from unless that is the option itself."""
+        source = self.configmap_source
+        return CONFIGMAP_FLAG if source == CONFIGMAP_FLAG else f"{CONFIGMAP_FLAG} (from {source})"
+
     def _prepare_html(self, name: str) -> None:
         problem = name_problem(name)
         if problem:
             raise pytest.UsageError(
-                f"{CONFIGMAP_FLAG} (from {self.configmap_source}) is {name!r}, which is not a "
+                f"{self._option()} is {name!r}, which is not a "
                 f"valid ConfigMap name: {problem}. Choose a name such as 'pytest-report'."
             )
         option = self.config.option
@@ -167,6 +177,26 @@ class ReportPlugin:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         # Tests and fixtures may add handlers to the root logger (logging.basicConfig).
         self.log_filters.install(pytest_log_handlers(self.config))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        # Before the first test (and under xdist, whose controller collects nothing).
+        if self.configmap and not self.is_worker:
+            self._refuse_foreign_configmap(self.configmap)
+        return (yield)
+
+    def _refuse_foreign_configmap(self, name: str) -> None:
+        """Stop the run before any test if the report would have to replace a ConfigMap that
+        pytest-incluster did not create; the upload checks again (it may appear meanwhile)."""
+        try:
+            client, namespace = self._http_client()
+        except Exception:  # no cluster: the upload says so at the end
+            return
+        with client:
+            problem = find_foreign(client, namespace, name)
+        if problem:
+            self.configmap = None  # nothing is uploaded
+            raise pytest.UsageError(f"{self._option()} is {name!r}: {problem}. No test was run.")
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self.running = nodeid
@@ -273,6 +303,12 @@ class ReportPlugin:
             self._upload(
                 files, summary_line(self.results, self.state.outcomes, interrupted=interrupted)
             )
+            if not self.stored_in and files:
+                where = " and ".join(str(path) for path in files.values())
+                self.notes.append(
+                    f"{CONFIGMAP_FLAG}: the report was not stored in a ConfigMap; the local "
+                    f"files are kept: {where}"
+                )
         line = summary_line(
             self.results, self.state.outcomes, interrupted=interrupted, stored_in=self.stored_in
         )
@@ -331,6 +367,12 @@ class ReportPlugin:
         except UploadError as exc:
             self.notes.append(f"{CONFIGMAP_FLAG}: {redactor.redact(str(exc))}")
             return
+        except Exception as exc:  # a failed upload must not cost the test results
+            self.notes.append(
+                f"{CONFIGMAP_FLAG}: the report was not stored: {type(exc).__name__}: "
+                f"{redactor.redact(str(exc))}"
+            )
+            return
         parts = f" ({len(names)} parts)" if len(names) > 1 else ""
         self.stored_in = f"ConfigMap {namespace}/{name}{parts}"
 
@@ -373,5 +415,13 @@ class ReportPlugin:
         self.sigterm.uninstall()
         self.log_filters.uninstall()
         self.terminal.uninstall()
-        if self._temp_dir is not None:
+        if self._temp_dir is not None and (self.stored_in or not _holds_files(self._temp_dir)):
+            # Kept when the report was not stored: the terminal printed where it is.
             shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+
+def _holds_files(directory: Path) -> bool:
+    try:
+        return any(directory.iterdir())
+    except OSError:
+        return False
