@@ -23,6 +23,7 @@ from pytest_incluster.access.decision import AccessOutcome
 from pytest_incluster.calls import ApiCall
 from pytest_incluster.report.interrupt import SigtermHandler
 from pytest_incluster.report.scrub import (
+    DebugLogRedaction,
     LogFilterInstaller,
     TerminalRedaction,
     pytest_log_handlers,
@@ -96,6 +97,7 @@ class ReportPlugin:
         self.stored_in = ""
         self._temp_dir: Path | None = None
         self.configmap, self.configmap_source = _configmap_setting(config)
+        DebugLogRedaction(redactor).install(config)  # as early as a plugin can
         self._add_user_patterns()
         if self.configmap and not self.is_worker:
             self._prepare_html(self.configmap)

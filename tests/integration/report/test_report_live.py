@@ -344,7 +344,7 @@ def test_fails_with_the_token_everywhere(k8s, k8s_token, k8s_server, k8s_ca_file
     with httpx.Client(base_url=k8s_server, verify=context, headers=headers) as client:
         client.get("/version")
     k8s.get("/version")
-    assert k8s_token.startswith("no"), f"unexpected token {k8s_token}"
+    assert k8s_token == "not-the-token", f"unexpected token {k8s_token}"
 """
 
 
@@ -375,6 +375,7 @@ def test_token_appears_in_no_output_of_a_failing_verbose_run(
         "junit_logging=all",
         "-o",
         "junit_family=xunit1",
+        "--debug=pytestdebug.log",
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(failed=1)
@@ -382,7 +383,7 @@ def test_token_appears_in_no_output_of_a_failing_verbose_run(
     for path in pytester.path.rglob("*"):
         if path.is_file() and path.suffix in (".html", ".xml", ".log", ".css", ".txt"):
             outputs[str(path.relative_to(pytester.path))] = path.read_text(errors="replace")
-    assert {"report.html", "junit.xml", "run.log"} <= set(outputs)
+    assert {"report.html", "junit.xml", "run.log", "pytestdebug.log"} <= set(outputs)
     forms = [token, base64.b64encode(token.encode()).decode(), token.split(".")[1]]
     for where, text in outputs.items():
         for form in forms:
@@ -394,3 +395,8 @@ def test_token_appears_in_no_output_of_a_failing_verbose_run(
     assert "httpcore" in outputs["run.log"]  # the transport's debug logging was on
     assert "using token ***" in outputs["run.log"]
     assert "token: ***" in outputs["junit.xml"]
+    # pytest --debug traced the fixture's value and both sides of the failed comparison.
+    debug = outputs["pytestdebug.log"]
+    assert "finish pytest_fixture_setup --> *** [hook]" in debug
+    assert "pytest_assertrepr_compare [hook]" in debug
+    assert "        left: ***" in debug
