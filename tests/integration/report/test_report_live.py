@@ -248,7 +248,12 @@ def test_existing_configmap_of_someone_else_stops_the_run_before_any_test(
     pytester.makepyfile(
         "import pathlib\n\ndef test_runs():\n    pathlib.Path('ran').write_text('')\n"
     )
-    result = run_as_pod(sa_dir, "--incluster-report-configmap=shared")
+    termination = pytester.path / "termination-log"
+    result = run_as_pod(
+        sa_dir,
+        "--incluster-report-configmap=shared",
+        PYTEST_INCLUSTER_TERMINATION_LOG=str(termination),
+    )
     message = (
         f"--incluster-report-configmap is 'shared': ConfigMap "
         f"{unique_namespace}/shared already exists and was not created by pytest-incluster (it "
@@ -259,6 +264,7 @@ def test_existing_configmap_of_someone_else_stops_the_run_before_any_test(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert [line for line in result.stderr.lines if line] == [f"ERROR: {message}"]
     assert not (pytester.path / "ran").exists()
+    assert termination.read_text() == f"pytest-incluster: usage error, no test ran: {message}\n"
     with control_plane.admin_client() as admin:
         after = admin.get(f"/api/v1/namespaces/{unique_namespace}/configmaps/shared").json()
     assert after == before  # same resourceVersion and data
