@@ -147,11 +147,9 @@ class HtmlReportPlugin:
         h = self.html
         prefix.append(STYLE)
         notes = report_warnings(self.state)
-        interrupted = self.report.interruption(session)
-        if interrupted:
-            notes.insert(
-                0, f"the run was interrupted {interrupted}; the tests after it did not run"
-            )
+        ended = self.report.interruption(session)
+        if ended:
+            notes.insert(0, ended.note)
         prefix.append(h.warnings_box(notes))
         summary.append(h.access_summary(self.state.outcomes))
         postfix.append(SORT_SCRIPT)

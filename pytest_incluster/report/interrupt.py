@@ -6,10 +6,14 @@ fixture teardown, no ``pytest_sessionfinish``, so no cleanup of test namespaces 
 And if pytest is the container's PID 1, SIGTERM is ignored altogether until the SIGKILL.
 
 :class:`SigtermHandler` turns the first SIGTERM during the test run into :class:`Terminated`, a
-``KeyboardInterrupt``: pytest then stops running tests, tears down fixtures, calls
+``KeyboardInterrupt``, so that a test's ``except Exception`` cannot swallow it. Once the test
+code has unwound, the report plugin re-raises it as :class:`TerminatedTest`, an ordinary error:
+pytest then records the interrupted phase as failed (the test keeps its name and result in
+every report), tears the test down, stops before the next test (``session.shouldstop``), calls
 ``pytest_sessionfinish`` (pytest-html writes the report of the tests that ran) and exits with
-code 2. Once the session is finishing, SIGTERM is only noted, so cleanup and the report upload
-are not cut short by a second signal.
+code 2. A SIGTERM outside a test (during collection) stops the run like Ctrl-C. Once the session
+is finishing, and after the first SIGTERM, SIGTERM is only noted, so cleanup and the report
+upload are not cut short by a second signal.
 
 Installed only in the main process of the main thread: under pytest-xdist the controller gets
 the signal and stops the run; workers keep the default action, because the controller shuts
@@ -26,6 +30,10 @@ from typing import Any
 
 class Terminated(KeyboardInterrupt):
     """The run was stopped by SIGTERM."""
+
+
+class TerminatedTest(Exception):
+    """SIGTERM interrupted this test; raised where pytest records the phase's result."""
 
 
 class SigtermHandler:
@@ -54,6 +62,7 @@ class SigtermHandler:
             self._installed = False
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        __tracebackhide__ = True  # a test's failure ends at the line the signal interrupted
         first = not self.received
         self.received = True
         if first and not self.finishing:

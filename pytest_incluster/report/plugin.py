@@ -11,6 +11,7 @@ import dataclasses
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Generator
@@ -21,16 +22,23 @@ import pytest
 
 from pytest_incluster.access.decision import AccessOutcome
 from pytest_incluster.calls import ApiCall
-from pytest_incluster.report.interrupt import SigtermHandler
+from pytest_incluster.report.ending import RunEnd, RunningTest, interrupt_cause, run_end
+from pytest_incluster.report.interrupt import SigtermHandler, Terminated, TerminatedTest
 from pytest_incluster.report.scrub import (
+    DebugLogRedaction,
     LogFilterInstaller,
     TerminalRedaction,
     pytest_log_handlers,
     redact_report,
     redact_warning,
 )
-from pytest_incluster.report.summary import summary_line, write_termination_log
-from pytest_incluster.report.upload import UploadError, name_problem, upload_report
+from pytest_incluster.report.summary import summary_line, usage_error_line, write_termination_log
+from pytest_incluster.report.upload import (
+    UploadError,
+    find_foreign,
+    name_problem,
+    upload_report,
+)
 from pytest_incluster.state import SessionState, get_state
 
 if TYPE_CHECKING:
@@ -86,11 +94,15 @@ class ReportPlugin:
         self.sigterm = SigtermHandler()
         self.log_filters = LogFilterInstaller(redactor)
         self.terminal = TerminalRedaction(redactor)
-        self.running: str | None = None
+        self.running = RunningTest()
+        self.stopped_by: BaseException | None = None  # what pytest_keyboard_interrupt got
+        self.interrupted_test: str | None = None  # the test running when it came
+        self.terminated_test: str | None = None  # the test SIGTERM interrupted
         self.notes: list[str] = []  # shown at the end of the terminal summary
         self.stored_in = ""
         self._temp_dir: Path | None = None
         self.configmap, self.configmap_source = _configmap_setting(config)
+        DebugLogRedaction(redactor).install(config)  # as early as a plugin can
         self._add_user_patterns()
         if self.configmap and not self.is_worker:
             self._prepare_html(self.configmap)
@@ -101,11 +113,16 @@ class ReportPlugin:
 
     # -- set-up -----------------------------------------------------------------------------
 
+    def _option(self) -> str:
+        """The option, and where its value came from unless that is the option itself."""
+        source = self.configmap_source
+        return CONFIGMAP_FLAG if source == CONFIGMAP_FLAG else f"{CONFIGMAP_FLAG} (from {source})"
+
     def _prepare_html(self, name: str) -> None:
         problem = name_problem(name)
         if problem:
             raise pytest.UsageError(
-                f"{CONFIGMAP_FLAG} (from {self.configmap_source}) is {name!r}, which is not a "
+                f"{self._option()} is {name!r}, which is not a "
                 f"valid ConfigMap name: {problem}. Choose a name such as 'pytest-report'."
             )
         option = self.config.option
@@ -163,16 +180,61 @@ class ReportPlugin:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._add_user_patterns()  # conftest.py files below the root are loaded by now
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+    # tryfirst wrappers: the outermost, so the test code and every other wrapper have unwound.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         # Tests and fixtures may add handlers to the root logger (logging.basicConfig).
         self.log_filters.install(pytest_log_handlers(self.config))
+        return (yield from self._stop_after_sigterm(item))
 
-    def pytest_runtest_logstart(self, nodeid: str) -> None:
-        self.running = nodeid
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        return (yield from self._stop_after_sigterm(item))
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        return (yield from self._stop_after_sigterm(item))
+
+    def _stop_after_sigterm(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Make SIGTERM in a test phase that phase's failure, then stop after the test.
+
+        pytest does not record a KeyboardInterrupt as a result; it abandons the test, which is
+        then missing from the reports (and nameless in the JUnit file). As an ordinary error
+        with the original traceback, it is the interrupted phase's result, showing where the
+        test was; the test's teardown runs as usual, and ``shouldstop`` ends the run after it.
+        """
+        try:
+            return (yield)
+        except Terminated as exc:
+            self.terminated_test = item.nodeid
+            item.session.shouldstop = str(exc)
+            raise TerminatedTest(str(exc)).with_traceback(exc.__traceback__) from None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        # Before the first test (and under xdist, whose controller collects nothing).
+        if self.configmap and not self.is_worker:
+            self._refuse_foreign_configmap(self.configmap)
+        return (yield)
+
+    def _refuse_foreign_configmap(self, name: str) -> None:
+        """Stop the run before any test if the report would have to replace a ConfigMap that
+        pytest-incluster did not create; the upload checks again (it may appear meanwhile)."""
+        try:
+            client, namespace = self._http_client()
+        except Exception:  # no cluster: the upload says so at the end
+            return
+        with client:
+            problem = find_foreign(client, namespace, name)
+        if problem:
+            self.configmap = None  # nothing is uploaded
+            raise pytest.UsageError(f"{self._option()} is {name!r}: {problem}. No test was run.")
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        self.running.start(nodeid, location)
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        self.running = None
+        self.running.finish(nodeid)
 
     # -- reports ----------------------------------------------------------------------------
 
@@ -217,6 +279,7 @@ class ReportPlugin:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not self.is_worker:
             self._merge_worker_data(report)
+        self.running.reported(report)
         status = self.config.hook.pytest_report_teststatus(report=report, config=self.config)
         category = status[0] if status else ""
         if category:
@@ -241,16 +304,33 @@ class ReportPlugin:
 
     # -- end of the session -----------------------------------------------------------------
 
-    def interruption(self, session: pytest.Session) -> str:
-        """ "" for a complete run, else e.g. ``by SIGTERM while t.py::test_x was running``."""
-        if self.sigterm.interrupted:
-            cause = "SIGTERM"
-        elif session.exitstatus == pytest.ExitCode.INTERRUPTED:
-            cause = "KeyboardInterrupt"
-        else:
-            return ""
-        during = f" while {self.running} was running" if self.running else ""
-        return f"by {cause}{during}"
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Remember what stopped the run, and give the test it cut short its missing result.
+
+        Without that result the JUnit file holds a ``<testcase>`` without a name (junitxml
+        opened it when the setup finished) and no report says which test was interrupted.
+        Under pytest-xdist the controller does not know which of the workers' tests ran.
+        """
+        self.stopped_by = excinfo.value
+        cause = interrupt_cause(excinfo.value)
+        self.interrupted_test = self.running.nodeid
+        if cause is None or self.config.pluginmanager.has_plugin("dsession"):
+            return
+        report = self.running.interrupted_report(cause)
+        if report is not None:
+            self.config.hook.pytest_runtest_logreport(report=report)
+
+    def interruption(self, session: pytest.Session) -> RunEnd | None:
+        """How the run ended early (SIGTERM, Ctrl-C, collection errors...), or None."""
+        # A test may catch Terminated itself and carry on: only a SIGTERM that stopped the run
+        # (pytest_keyboard_interrupt, or a test failed by it, e.g. with -x) interrupted it.
+        stopped = self.stopped_by is not None or self.terminated_test is not None
+        return run_end(
+            self.stopped_by,
+            session.exitstatus,
+            running=self.terminated_test or self.interrupted_test,
+            sigterm=self.sigterm.interrupted and stopped,
+        )
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
@@ -268,17 +348,32 @@ class ReportPlugin:
         files = self._written_files()
         for path in files.values():
             self._sweep(path)
-        interrupted = self.interruption(session)
         if self.configmap:
-            self._upload(
-                files, summary_line(self.results, self.state.outcomes, interrupted=interrupted)
-            )
-        line = summary_line(
-            self.results, self.state.outcomes, interrupted=interrupted, stored_in=self.stored_in
-        )
-        problem = write_termination_log(line, os.environ)
+            self._upload(files, self._summary(session))
+            if not self.stored_in and files:
+                where = " and ".join(str(path) for path in files.values())
+                self.notes.append(
+                    f"{CONFIGMAP_FLAG}: the report was not stored in a ConfigMap; the local "
+                    f"files are kept: {where}"
+                )
+        problem = write_termination_log(self._summary(session), os.environ)
         if problem:
             self.notes.append(problem)
+
+    def _summary(self, session: pytest.Session) -> str:
+        """The one-line summary, for the termination log and the ConfigMap."""
+        if session.exitstatus == pytest.ExitCode.USAGE_ERROR:
+            # pytest calls pytest_sessionfinish while the UsageError propagates; no test ran.
+            error = sys.exc_info()[1]
+            message = str(error) if isinstance(error, pytest.UsageError) else ""
+            return self.state.redactor.redact(usage_error_line(message, stored_in=self.stored_in))
+        ended = self.interruption(session)
+        return summary_line(
+            self.results,
+            self.state.outcomes,
+            ended=ended.summary if ended else "",
+            stored_in=self.stored_in,
+        )
 
     def _written_files(self) -> dict[str, Path]:
         """Report files this run wrote: name to store them under -> local path."""
@@ -331,6 +426,12 @@ class ReportPlugin:
         except UploadError as exc:
             self.notes.append(f"{CONFIGMAP_FLAG}: {redactor.redact(str(exc))}")
             return
+        except Exception as exc:  # a failed upload must not cost the test results
+            self.notes.append(
+                f"{CONFIGMAP_FLAG}: the report was not stored: {type(exc).__name__}: "
+                f"{redactor.redact(str(exc))}"
+            )
+            return
         parts = f" ({len(names)} parts)" if len(names) > 1 else ""
         self.stored_in = f"ConfigMap {namespace}/{name}{parts}"
 
@@ -373,5 +474,13 @@ class ReportPlugin:
         self.sigterm.uninstall()
         self.log_filters.uninstall()
         self.terminal.uninstall()
-        if self._temp_dir is not None:
+        if self._temp_dir is not None and (self.stored_in or not _holds_files(self._temp_dir)):
+            # Kept when the report was not stored: the terminal printed where it is.
             shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+
+def _holds_files(directory: Path) -> bool:
+    try:
+        return any(directory.iterdir())
+    except OSError:
+        return False

@@ -215,3 +215,38 @@ class TerminalRedaction:
         if self._writer is not None:
             del self._writer.write_raw  # the instance attribute; the class method shows again
             self._writer = None
+
+
+class DebugLogRedaction:
+    """Routes what ``pytest --debug`` writes to ``pytestdebug.log`` through the redactor.
+
+    ``--debug`` traces every hook call with its arguments and result: fixture values (the
+    ``k8s_token`` fixture returns the token), both sides of a failed ``assert`` comparison
+    (``pytest_assertrepr_compare``), reports. pytest hands all of it to the writer of its
+    tracer (pluggy's ``TagTracer``), set with the public ``setwriter``; pluggy has no getter, so
+    the current writer is read from its attribute and wrapped.
+
+    Not covered, because it is written before any plugin is configured: the file's first lines,
+    which pytest writes directly (versions, directories and the command-line arguments), and
+    the trace of the hook calls that configure pytest (``pytest_cmdline_main``,
+    ``pytest_plugin_registered``, the first ``pytest_configure`` calls). They hold object
+    representations and the command line, never a value read from the cluster or a token file.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+
+    def install(self, config: pytest.Config) -> bool:
+        """Wrap the trace writer if ``--debug`` set one; True if it did."""
+        root = config.trace.root
+        original: Callable[[str], object] | None = root._writer  # no public getter
+        if original is None or getattr(original, "_incluster_redacting", False):
+            return False
+        redact = self._redactor.redact
+
+        def write(text: str) -> None:
+            original(redact(text))
+
+        write._incluster_redacting = True  # type: ignore[attr-defined]
+        root.setwriter(write)
+        return True

@@ -69,22 +69,28 @@ class AccessCounts:
         )
 
 
+def plural(count: int, singular: str, plural_form: str) -> str:
+    """``1 error``, ``2 errors``, ``0 errors``."""
+    return f"{count} {singular if count == 1 else plural_form}"
+
+
 def summary_line(
     results: Mapping[str, int],
     outcomes: Iterable[AccessOutcome],
     *,
-    interrupted: str = "",
+    ended: str = "",
     stored_in: str = "",
 ) -> str:
     """E.g. ``pytest-incluster: 5 passed, 1 failed, 0 errors; access checks: 4, 1 unexpectedly
     allowed, 0 unexpectedly forbidden; report: ConfigMap ns/name``.
 
     ``results`` counts pytest's result categories (``passed``, ``failed``, ``error``,
-    ``skipped``, ``xfailed``, ``xpassed``).
+    ``skipped``, ``xfailed``, ``xpassed``). ``ended`` says how the run ended early, e.g.
+    ``interrupted by SIGTERM while t.py::test_x was running``.
     """
     text = (
         f"pytest-incluster: {results.get('passed', 0)} passed, {results.get('failed', 0)} "
-        f"failed, {results.get('error', 0)} errors"
+        f"failed, {plural(results.get('error', 0), 'error', 'errors')}"
     )
     for category in ("skipped", "xfailed", "xpassed"):
         if results.get(category):
@@ -97,9 +103,19 @@ def summary_line(
     if access.not_asked:
         text += f", {access.not_asked} not asked"
     if access.other:
-        text += f", {access.other} other mismatches"
-    if interrupted:
-        text += f"; interrupted {interrupted}"
+        text += f", {plural(access.other, 'other mismatch', 'other mismatches')}"
+    if ended:
+        text += f"; {ended}"
+    if stored_in:
+        text += f"; report: {stored_in}"
+    return text
+
+
+def usage_error_line(message: str, *, stored_in: str = "") -> str:
+    """The summary of a run that a usage error stopped before any test ran (exit code 4):
+    pytest's message on one line, not a count of tests that never ran."""
+    words = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    text = f"pytest-incluster: usage error, no test ran: {words or 'see the log'}"
     if stored_in:
         text += f"; report: {stored_in}"
     return text

@@ -20,6 +20,14 @@ The index is written last, so a reader never finds an index that points at parts
 (``fetch-report.sh`` checks the run ids). Parts left over from an earlier, larger report are
 deleted where RBAC allows; where it does not they are harmless, since the index says how many
 parts there are.
+
+A ConfigMap is only ever replaced if it carries the label ``pytest-incluster.io/report=NAME``,
+i.e. an earlier upload of the same report created it: a name that collides with someone else's
+ConfigMap must not cost them their data. Every name is read first and the upload refused before
+anything is written if one of them is foreign. The replacement itself is a PUT carrying the
+``resourceVersion`` that was read and checked, so the API server refuses it (409 Conflict) if the
+object changed in between, e.g. was deleted and re-created by someone else; the upload then reads
+it again and decides again. There is no window in which an unchecked object can be overwritten.
 """
 
 from __future__ import annotations
@@ -49,12 +57,19 @@ ANNOTATION_PART: Final = f"{DOMAIN}/part"
 
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _FILE_KEY = re.compile(r"[-._a-zA-Z0-9]+")
-# Room for "-999" so every part name is valid too.
-_MAX_NAME = 253 - 4
+# NAME is also the value of the label pytest-incluster.io/report, and label values are limited to
+# 63 characters. Part names (NAME-999 at most) stay far below the 253 of a ConfigMap name.
+MAX_NAME: Final = 63
+# Re-reads of one object that keeps changing under the upload before it gives up.
+_ATTEMPTS: Final = 3
 
 
 class UploadError(Exception):
     """The report could not be stored; ``str()`` says what the server answered and the fix."""
+
+
+class ForeignConfigMap(UploadError):
+    """A ConfigMap the report would go to exists and was not created by pytest-incluster."""
 
 
 def name_problem(name: str) -> str | None:
@@ -64,9 +79,39 @@ def name_problem(name: str) -> str | None:
             "it must be a DNS subdomain: lower-case letters, digits, '-' and '.', starting and "
             "ending with a letter or digit"
         )
-    if len(name) > _MAX_NAME:
-        return f"it must be at most {_MAX_NAME} characters (parts get a '-N' suffix)"
+    if len(name) > MAX_NAME:
+        return (
+            f"it must be at most {MAX_NAME} characters, not {len(name)}: it is also the value of "
+            f"the label {LABEL_REPORT}, and label values are limited to {MAX_NAME} characters"
+        )
     return None
+
+
+def foreign_problem(config_map: Mapping[str, Any], report: str, namespace: str) -> str | None:
+    """Why the existing ``config_map`` must not be replaced by report ``report``, or None if an
+    earlier upload of that report created it (it carries ``pytest-incluster.io/report=report``)."""
+    metadata = config_map.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    if labels.get(LABEL_REPORT) == report:
+        return None
+    name = metadata.get("name", report)
+    return (
+        f"ConfigMap {namespace}/{name} already exists and was not created by pytest-incluster "
+        f"(it has no label {LABEL_REPORT}={report}), so it was left unchanged. Choose another "
+        f"name, or delete that ConfigMap if it is yours and no longer needed"
+    )
+
+
+def find_foreign(client: httpx.Client, namespace: str, name: str) -> str | None:
+    """If ConfigMap ``name`` exists and is not a report of pytest-incluster, why it may not be
+    used; None if it is absent, ours, or cannot be read (the upload checks again)."""
+    try:
+        status, found = _read(client, namespace, name)
+    except UploadError:
+        return None
+    if status != 200 or found is None:
+        return None
+    return foreign_problem(found, name, namespace)
 
 
 def part_names(name: str, count: int) -> list[str]:
@@ -119,7 +164,9 @@ def upload_report(
     ``name-1``, ... when they do not fit in one), creating or replacing them.
 
     ``client`` must be authenticated, with ``base_url`` set to the API server. Returns the
-    ConfigMap names written, index first. Raises :class:`UploadError`.
+    ConfigMap names written, index first. Raises :class:`UploadError`, and
+    :class:`ForeignConfigMap` (having written nothing) when one of the names belongs to a
+    ConfigMap that pytest-incluster did not create.
     """
     problem = name_problem(name)
     if problem:
@@ -134,6 +181,15 @@ def upload_report(
             f"{MAX_PARTS}; it is too large to store in ConfigMaps."
         )
     names = part_names(name, len(parts))
+    found: dict[str, dict[str, Any] | None] = {}
+    for part in names:
+        # Any foreign name refuses the upload before anything is written. A name that cannot
+        # be read (403: no 'get') is tried as absent; the write decides.
+        _, current = _read(client, namespace, part)
+        found[part] = current
+        problem = foreign_problem(current, name, namespace) if current is not None else None
+        if problem:
+            raise ForeignConfigMap(f"cannot store the report: {problem}.")
     run = uuid.uuid4().hex
     # Parts first, the index last: a reader sees either the old report or the whole new one.
     for index in reversed(range(len(parts))):
@@ -144,7 +200,7 @@ def upload_report(
             if summary:
                 annotations[ANNOTATION_SUMMARY] = summary
         body = _config_map(names[index], namespace, name, annotations, parts[index])
-        _create_or_replace(client, namespace, body)
+        _store(client, namespace, body, report=name, current=found[names[index]])
     _delete_stale(client, namespace, name, first=len(parts))
     return names
 
@@ -172,27 +228,87 @@ def _collection(namespace: str) -> str:
     return f"/api/v1/namespaces/{quote(namespace, safe='')}/configmaps"
 
 
-def _create_or_replace(client: httpx.Client, namespace: str, body: dict[str, Any]) -> None:
+def _path(namespace: str, name: str) -> str:
+    return f"{_collection(namespace)}/{quote(name, safe='')}"
+
+
+def _unreachable(where: str, exc: httpx.HTTPError) -> UploadError:
+    return UploadError(
+        f"cannot store the report in {where}: the API server was not reachable "
+        f"({type(exc).__name__}: {exc})."
+    )
+
+
+def _read(client: httpx.Client, namespace: str, name: str) -> tuple[int, dict[str, Any] | None]:
+    """(status code, the ConfigMap if it was read); raises UploadError if unreachable."""
+    try:
+        response = client.get(_path(namespace, name))
+    except httpx.HTTPError as exc:
+        raise _unreachable(f"ConfigMap {namespace}/{name}", exc) from None
+    if response.status_code != 200:
+        return response.status_code, None
+    try:
+        body = response.json()
+    except ValueError:
+        return response.status_code, None
+    return response.status_code, body if isinstance(body, dict) else None
+
+
+def _store(
+    client: httpx.Client,
+    namespace: str,
+    body: dict[str, Any],
+    *,
+    report: str,
+    current: dict[str, Any] | None,
+) -> None:
+    """Create ConfigMap ``body``, or replace ``current``, the version of it last read.
+
+    Only a ConfigMap of this report is replaced, and only the version that was checked: the PUT
+    carries its ``resourceVersion``. If the object appeared, changed or vanished in between
+    (409 on create, 409 or 404 on replace), it is read again and the decision made again.
+    """
     name = body["metadata"]["name"]
     where = f"ConfigMap {namespace}/{name}"
-    try:
-        response = client.post(_collection(namespace), json=body)
-        if response.status_code == 409:  # AlreadyExists: replace it (unconditional update)
-            response = client.put(f"{_collection(namespace)}/{quote(name, safe='')}", json=body)
-    except httpx.HTTPError as exc:
-        raise UploadError(
-            f"cannot store the report in {where}: the API server was not reachable "
-            f"({type(exc).__name__}: {exc})."
-        ) from None
+    response: httpx.Response | None = None
+    for _ in range(_ATTEMPTS):
+        try:
+            if current is None:
+                response = client.post(_collection(namespace), json=body)
+                changed = response.status_code == 409  # AlreadyExists: created meanwhile
+            else:
+                problem = foreign_problem(current, report, namespace)
+                if problem:
+                    raise ForeignConfigMap(f"cannot store the report: {problem}.")
+                version = (current.get("metadata") or {}).get("resourceVersion")
+                replacement = {**body, "metadata": {**body["metadata"], "resourceVersion": version}}
+                response = client.put(_path(namespace, name), json=replacement)
+                changed = response.status_code in (404, 409)  # deleted or changed meanwhile
+        except httpx.HTTPError as exc:
+            raise _unreachable(where, exc) from None
+        if response.is_success:
+            return
+        if not changed:
+            break
+        status, current = _read(client, namespace, name)
+        if status not in (200, 404):
+            raise UploadError(
+                f"cannot store the report in {where}: it already exists, and reading it to check "
+                f"that an earlier run of pytest-incluster created it was answered with {status}. "
+                f"Grant the runner 'get' on configmaps in namespace {namespace}."
+            )
+    assert response is not None
     if response.is_success:
         return
     _, reason, message = parse_error_body(response.status_code, response.content)
     hint = ""
     if response.status_code == 403:
         hint = (
-            f" Grant the runner 'create' and 'update' (and, to remove parts of a larger earlier "
-            f"report, 'get' and 'delete') on configmaps in namespace {namespace}."
+            f" Grant the runner 'get', 'create' and 'update' (and 'delete', to remove parts of "
+            f"a larger earlier report) on configmaps in namespace {namespace}."
         )
+    elif response.status_code in (404, 409):
+        hint = " It kept changing while the report was being stored; run again."
     raise UploadError(
         f"cannot store the report in {where}: {response.status_code} {reason}: {message}.{hint}"
     )
@@ -202,7 +318,7 @@ def _delete_stale(client: httpx.Client, namespace: str, name: str, *, first: int
     """Delete ``name-first``, ``name-(first+1)``, ... while they exist and carry this report's
     label (a ConfigMap someone else named ``name-3`` is left alone); best effort."""
     for index in range(first, MAX_PARTS + 1):
-        path = f"{_collection(namespace)}/{quote(f'{name}-{index}', safe='')}"
+        path = _path(namespace, f"{name}-{index}")
         try:
             found = client.get(path)
             if not found.is_success:  # 404: no more parts; 403: not allowed, the index rules

@@ -3,8 +3,10 @@
 The inner suite runs as ServiceAccount ``runner`` with every verbosity switch on:
 ``-vv --showlocals --log-level=DEBUG --log-cli-level=DEBUG --log-file`` (so httpx's and
 httpcore's debug logging is captured, shown live and written), ``--html``, ``--junitxml`` with
-``junit_logging=all``. Its tests fail on purpose with credentials in their locals, assertion
-messages, captured stdout/stderr and log records:
+``junit_logging=all``, and ``--debug`` (pytest's trace of every hook call with its arguments and
+result, fixture values and assertion comparisons included, in ``pytestdebug.log``). Its tests
+fail on purpose with credentials in their locals, assertion messages, captured stdout/stderr and
+log records:
 
 * the runner's own token (the ``k8s_token`` fixture), also base64-encoded;
 * a token the runner obtains with TokenRequest for another ServiceAccount, and the whole
@@ -12,8 +14,8 @@ messages, captured stdout/stderr and log records:
 * the admin credential: the control plane's admin client key (PEM), read from its file and as
   the base64 ``client-key-data`` of a kubeconfig.
 
-None of them may appear in stdout, stderr, the log file, the HTML report, the JUnit XML or the
-call log the suite dumps.
+None of them may appear in stdout, stderr, the log file, the HTML report, the JUnit XML,
+``pytestdebug.log`` or the call log the suite dumps.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def _fragments(label: str, secret: str, size: int = 24) -> Iterator[tuple[str, s
 def _outputs(directory: Path, stdout: str, stderr: str) -> Iterator[tuple[str, str]]:
     yield "stdout", stdout
     yield "stderr", stderr
-    for name in ("debug.log", "report.html", "junit.xml"):
+    for name in ("debug.log", "report.html", "junit.xml", "pytestdebug.log"):
         yield name, (directory / name).read_text(errors="replace")
     for path in sorted(directory.glob("calls-*.json")):
         yield path.name, path.read_text()
@@ -129,6 +131,7 @@ def test_no_credential_reaches_any_output(runner: Runner, suite_dir: Path, tmp_p
         "--junitxml=junit.xml",
         "-o",
         "junit_logging=all",
+        "--debug=pytestdebug.log",
         env={
             "ADMIN_KEY_FILE": str(cp.admin_key_file),
             "ADMIN_KUBECONFIG_INLINE": str(inline_kubeconfig),
@@ -162,3 +165,7 @@ def test_no_credential_reaches_any_output(runner: Runner, suite_dir: Path, tmp_p
     # The outputs were really produced (a leak check on empty files would prove nothing).
     assert "test_tokenrequest_token" in (suite_dir / "junit.xml").read_text()
     assert "HTTP Request: POST" in (suite_dir / "debug.log").read_text()
+    trace = (suite_dir / "pytestdebug.log").read_text()
+    assert "finish pytest_fixture_setup --> *** [hook]" in trace  # the k8s_token fixture
+    assert "pytest_assertrepr_compare [hook]" in trace
+    assert "eyJ" not in trace  # nothing JWT-like, not even a token the plugin never saw

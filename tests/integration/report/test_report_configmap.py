@@ -7,13 +7,19 @@ import gzip
 import os
 import ssl
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from pytest_incluster.report.upload import PART_BYTES, UploadError, upload_report
+from pytest_incluster.report.upload import (
+    PART_BYTES,
+    ForeignConfigMap,
+    UploadError,
+    upload_report,
+)
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
@@ -187,5 +193,119 @@ def test_runner_without_rbac_gets_the_servers_answer_and_the_fix(
     message = str(caught.value)
     assert message.startswith(f"cannot store the report in ConfigMap {unique_namespace}/r: 403 ")
     assert 'cannot create resource "configmaps"' in message
-    assert "Grant the runner 'create' and 'update'" in message
+    assert "Grant the runner 'get', 'create' and 'update'" in message
     assert token not in message
+
+
+def create_foreign(client: httpx.Client, namespace: str, name: str) -> dict[str, Any]:
+    """A ConfigMap someone else owns: no pytest-incluster label."""
+    created = client.post(
+        f"/api/v1/namespaces/{namespace}/configmaps",
+        json={"metadata": {"name": name, "labels": {"team": "payments"}}, "data": {"k": "v"}},
+    )
+    assert created.status_code == 201, created.text
+    body: dict[str, Any] = created.json()
+    return body
+
+
+def foreign_message(namespace: str, name: str, report: str) -> str:
+    return (
+        f"cannot store the report: ConfigMap {namespace}/{name} already exists and was not "
+        f"created by pytest-incluster (it has no label pytest-incluster.io/report={report}), "
+        "so it was left unchanged. Choose another name, or delete that ConfigMap if it is "
+        "yours and no longer needed."
+    )
+
+
+def test_existing_configmap_without_the_label_is_refused_and_left_untouched(
+    control_plane: ControlPlane, unique_namespace: str, tmp_path: Path
+) -> None:
+    report = tmp_path / "r.html"
+    report.write_text("<html/>")
+    with control_plane.admin_client() as client:
+        before = create_foreign(client, unique_namespace, "shared")
+        with pytest.raises(ForeignConfigMap) as caught:
+            upload_report(client, unique_namespace, "shared", {"report.html": report})
+    assert str(caught.value) == foreign_message(unique_namespace, "shared", "shared")
+    after = config_map(control_plane, unique_namespace, "shared")
+    assert after == before  # same resourceVersion, labels and data: never written
+
+
+def test_a_foreign_part_refuses_the_upload_before_anything_is_written(
+    control_plane: ControlPlane, unique_namespace: str, tmp_path: Path
+) -> None:
+    big = incompressible_html(tmp_path / "big.html", PART_BYTES)  # needs r and r-1
+    with control_plane.admin_client() as client:
+        before = create_foreign(client, unique_namespace, "r-1")
+        with pytest.raises(ForeignConfigMap) as caught:
+            upload_report(client, unique_namespace, "r", {"report.html": big})
+        index = client.get(f"/api/v1/namespaces/{unique_namespace}/configmaps/r")
+    assert str(caught.value) == foreign_message(unique_namespace, "r-1", "r")
+    assert index.status_code == 404
+    assert config_map(control_plane, unique_namespace, "r-1") == before
+
+
+def test_an_earlier_report_is_replaced(
+    control_plane: ControlPlane, unique_namespace: str, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first.html", tmp_path / "second.html"
+    first.write_text("<html>first</html>")
+    second.write_text("<html>second</html>")
+    with control_plane.admin_client() as client:
+        upload_report(client, unique_namespace, "r", {"report.html": first})
+        upload_report(client, unique_namespace, "r", {"report.html": second})
+    stored = config_map(control_plane, unique_namespace, "r")
+    data = gzip.decompress(base64.b64decode(stored["binaryData"]["report.html.gz"]))
+    assert data == b"<html>second</html>"
+
+
+def replace_before(
+    admin: httpx.Client, namespace: str, method: str
+) -> Callable[[httpx.Request], None]:
+    """An httpx request hook: just before the upload's first ``method`` request for ConfigMap
+    ``r``, someone else deletes ``r`` and creates a ConfigMap of their own under that name.
+
+    This is the race between the upload's check and its write, made to happen every time; the
+    API server, not the hook, decides what the write then does.
+    """
+    done = False
+
+    def hook(request: httpx.Request) -> None:
+        nonlocal done
+        target = request.url.path.endswith("/configmaps/r") or (
+            method == "POST" and request.url.path.endswith("/configmaps")
+        )
+        if done or request.method != method or not target:
+            return
+        done = True
+        admin.delete(f"/api/v1/namespaces/{namespace}/configmaps/r")
+        create_foreign(admin, namespace, "r")
+
+    return hook
+
+
+@pytest.mark.parametrize(
+    ("earlier_report", "method"),
+    [(True, "PUT"), (False, "POST")],
+    ids=["replaced-between-check-and-update", "created-between-check-and-create"],
+)
+def test_a_foreign_configmap_that_appears_during_the_upload_is_not_overwritten(
+    control_plane: ControlPlane,
+    unique_namespace: str,
+    tmp_path: Path,
+    earlier_report: bool,
+    method: str,
+) -> None:
+    report = tmp_path / "r.html"
+    report.write_text("<html/>")
+    with control_plane.admin_client() as admin, control_plane.admin_client() as client:
+        if earlier_report:
+            upload_report(client, unique_namespace, "r", {"report.html": report})
+        client.event_hooks["request"] = [replace_before(admin, unique_namespace, method)]
+        with pytest.raises(ForeignConfigMap) as caught:
+            upload_report(client, unique_namespace, "r", {"report.html": report})
+    assert str(caught.value) == foreign_message(unique_namespace, "r", "r")
+    after = config_map(control_plane, unique_namespace, "r")
+    assert after["metadata"]["labels"] == {"team": "payments"}
+    assert after["data"] == {"k": "v"}
+    assert "binaryData" not in after

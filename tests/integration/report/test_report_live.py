@@ -187,11 +187,14 @@ def test_upload_that_is_not_allowed_is_a_warning_not_a_failure(
     sa_dir = make_service_account(unique_namespace, "runner")
     pytester.makepyfile("def test_ok():\n    pass\n")
     termination = pytester.path / "termination-log"
+    temp = pytester.mkdir("tmp")
     result = run_as_pod(
         sa_dir,
         "--incluster-report-configmap",
         "r",
+        "--junitxml=junit.xml",
         PYTEST_INCLUSTER_TERMINATION_LOG=str(termination),
+        TMPDIR=str(temp),
     )
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=1)
@@ -207,6 +210,122 @@ def test_upload_that_is_not_allowed_is_a_warning_not_a_failure(
         "pytest-incluster: 1 passed, 0 failed, 0 errors; access checks: 0, 0 unexpectedly "
         "allowed, 0 unexpectedly forbidden\n"
     )
+    # The report that could not be stored is still where the terminal says it is.
+    assert_report_kept(result, temp, pytester.path / "junit.xml")
+
+
+def assert_report_kept(result: pytest.RunResult, temp: Path, junit: Path) -> None:
+    """The HTML report (in a temporary directory: no --html) and the JUnit file exist after the
+    run, at the paths the terminal printed, and the terminal says they were kept."""
+    [html] = list(temp.glob("pytest-incluster-report-*/report.html"))
+    result.stdout.fnmatch_lines(
+        [
+            "incluster WARNING: --incluster-report-configmap: the report was not stored in a "
+            f"ConfigMap; the local files are kept: {html} and {junit}",
+            f"*Generated html report: {html.as_uri()}*",
+        ]
+    )
+    assert "<html" in html.read_text()
+    assert "test_" in junit.read_text()
+
+
+def test_existing_configmap_of_someone_else_stops_the_run_before_any_test(
+    pytester: pytest.Pytester,
+    control_plane: ControlPlane,
+    unique_namespace: str,
+    make_service_account: Callable[..., Path],
+    run_as_pod: Callable[..., pytest.RunResult],
+) -> None:
+    sa_dir = make_service_account(unique_namespace, "runner")
+    grant(control_plane, unique_namespace, "report", REPORT_RULES)
+    with control_plane.admin_client() as admin:
+        created = admin.post(
+            f"/api/v1/namespaces/{unique_namespace}/configmaps",
+            json={"metadata": {"name": "shared"}, "data": {"settings": "keep me"}},
+        )
+        assert created.status_code == 201, created.text
+    before = created.json()
+    pytester.makepyfile(
+        "import pathlib\n\ndef test_runs():\n    pathlib.Path('ran').write_text('')\n"
+    )
+    termination = pytester.path / "termination-log"
+    result = run_as_pod(
+        sa_dir,
+        "--incluster-report-configmap=shared",
+        PYTEST_INCLUSTER_TERMINATION_LOG=str(termination),
+    )
+    message = (
+        f"--incluster-report-configmap is 'shared': ConfigMap "
+        f"{unique_namespace}/shared already exists and was not created by pytest-incluster (it "
+        "has no label pytest-incluster.io/report=shared), so it was left unchanged. Choose "
+        "another name, or delete that ConfigMap if it is yours and no longer needed. No test "
+        "was run."
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.stderr.lines if line] == [f"ERROR: {message}"]
+    assert not (pytester.path / "ran").exists()
+    assert termination.read_text() == f"pytest-incluster: usage error, no test ran: {message}\n"
+    with control_plane.admin_client() as admin:
+        after = admin.get(f"/api/v1/namespaces/{unique_namespace}/configmaps/shared").json()
+    assert after == before  # same resourceVersion and data
+
+
+def test_configmap_of_someone_else_created_during_the_run_is_not_overwritten(
+    pytester: pytest.Pytester,
+    control_plane: ControlPlane,
+    unique_namespace: str,
+    make_service_account: Callable[..., Path],
+    run_as_pod: Callable[..., pytest.RunResult],
+) -> None:
+    sa_dir = make_service_account(unique_namespace, "runner")
+    grant(control_plane, unique_namespace, "report", REPORT_RULES)
+    pytester.makepyfile(
+        """
+        def test_someone_takes_the_name(k8s, k8s_namespace):
+            k8s.post(
+                f"/api/v1/namespaces/{k8s_namespace}/configmaps",
+                json={"metadata": {"name": "late"}, "data": {"settings": "keep me"}},
+            )
+        """
+    )
+    temp = pytester.mkdir("tmp")
+    result = run_as_pod(
+        sa_dir, "--incluster-report-configmap=late", "--junitxml=junit.xml", TMPDIR=str(temp)
+    )
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "incluster WARNING: --incluster-report-configmap: cannot store the report: "
+            f"ConfigMap {unique_namespace}/late already exists and was not created by "
+            "pytest-incluster (it has no label pytest-incluster.io/report=late), so it was left "
+            "unchanged. Choose another name, or delete that ConfigMap if it is yours and no "
+            "longer needed.",
+        ]
+    )
+    assert_report_kept(result, temp, pytester.path / "junit.xml")
+    with control_plane.admin_client() as admin:
+        after = admin.get(f"/api/v1/namespaces/{unique_namespace}/configmaps/late").json()
+    assert after["data"] == {"settings": "keep me"}
+    assert "binaryData" not in after
+    assert "labels" not in after["metadata"]
+
+
+def test_a_name_too_long_for_the_label_is_refused_before_the_run(
+    pytester: pytest.Pytester, run_as_pod: Callable[..., pytest.RunResult], tmp_path: Path
+) -> None:
+    pytester.makepyfile(
+        "import pathlib\n\ndef test_runs():\n    pathlib.Path('ran').write_text('')\n"
+    )
+    name = "r" * 64
+    result = run_as_pod(tmp_path, f"--incluster-report-configmap={name}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.stderr.lines if line] == [
+        f"ERROR: --incluster-report-configmap is '{name}', which is not a "
+        "valid ConfigMap name: it must be at most 63 characters, not 64: it is also the value of "
+        "the label pytest-incluster.io/report, and label values are limited to 63 characters. "
+        "Choose a name such as 'pytest-report'."
+    ]
+    assert not (pytester.path / "ran").exists()
 
 
 LEAKY_SUITE = r"""
@@ -231,7 +350,7 @@ def test_fails_with_the_token_everywhere(k8s, k8s_token, k8s_server, k8s_ca_file
     with httpx.Client(base_url=k8s_server, verify=context, headers=headers) as client:
         client.get("/version")
     k8s.get("/version")
-    assert k8s_token.startswith("no"), f"unexpected token {k8s_token}"
+    assert k8s_token == "not-the-token", f"unexpected token {k8s_token}"
 """
 
 
@@ -262,6 +381,7 @@ def test_token_appears_in_no_output_of_a_failing_verbose_run(
         "junit_logging=all",
         "-o",
         "junit_family=xunit1",
+        "--debug=pytestdebug.log",
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(failed=1)
@@ -269,7 +389,7 @@ def test_token_appears_in_no_output_of_a_failing_verbose_run(
     for path in pytester.path.rglob("*"):
         if path.is_file() and path.suffix in (".html", ".xml", ".log", ".css", ".txt"):
             outputs[str(path.relative_to(pytester.path))] = path.read_text(errors="replace")
-    assert {"report.html", "junit.xml", "run.log"} <= set(outputs)
+    assert {"report.html", "junit.xml", "run.log", "pytestdebug.log"} <= set(outputs)
     forms = [token, base64.b64encode(token.encode()).decode(), token.split(".")[1]]
     for where, text in outputs.items():
         for form in forms:
@@ -281,3 +401,8 @@ def test_token_appears_in_no_output_of_a_failing_verbose_run(
     assert "httpcore" in outputs["run.log"]  # the transport's debug logging was on
     assert "using token ***" in outputs["run.log"]
     assert "token: ***" in outputs["junit.xml"]
+    # pytest --debug traced the fixture's value and both sides of the failed comparison.
+    debug = outputs["pytestdebug.log"]
+    assert "finish pytest_fixture_setup --> *** [hook]" in debug
+    assert "pytest_assertrepr_compare [hook]" in debug
+    assert "        left: ***" in debug

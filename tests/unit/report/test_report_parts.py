@@ -48,9 +48,17 @@ def test_part_names_number_from_one_after_the_index() -> None:
     assert part_names("report", 1) == ["report"]
 
 
-@pytest.mark.parametrize("name", ["pytest-report", "a", "run.42.report"])
+@pytest.mark.parametrize("name", ["pytest-report", "a", "run.42.report", "a" * 63])
 def test_valid_names(name: str) -> None:
     assert name_problem(name) is None
+
+
+def test_a_name_longer_than_a_label_value_is_refused() -> None:
+    # NAME is also the value of the label pytest-incluster.io/report: 63 characters at most.
+    assert name_problem("r" * 64) == (
+        "it must be at most 63 characters, not 64: it is also the value of the label "
+        "pytest-incluster.io/report, and label values are limited to 63 characters"
+    )
 
 
 @pytest.mark.parametrize(

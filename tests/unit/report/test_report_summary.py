@@ -13,6 +13,7 @@ from pytest_incluster.report.summary import (
     mismatch,
     summary_line,
     termination_log_path,
+    usage_error_line,
     write_termination_log,
 )
 
@@ -65,9 +66,29 @@ def test_summary_line_counts_checks_the_server_was_not_asked_apart() -> None:
 
 
 def test_summary_line_mentions_interruption_and_storage() -> None:
-    line = summary_line({"error": 1}, [], interrupted="by SIGTERM", stored_in="ConfigMap ns/r")
+    line = summary_line(
+        {"error": 1}, [], ended="interrupted by SIGTERM", stored_in="ConfigMap ns/r"
+    )
     assert line.endswith("; interrupted by SIGTERM; report: ConfigMap ns/r")
-    assert "0 passed, 0 failed, 1 errors" in line
+
+
+@pytest.mark.parametrize(("errors", "words"), [(0, "0 errors"), (1, "1 error"), (2, "2 errors")])
+def test_summary_line_uses_plural_forms(errors: int, words: str) -> None:
+    line = summary_line({"passed": 1, "failed": 1, "error": errors}, [])
+    assert line.startswith(f"pytest-incluster: 1 passed, 1 failed, {words}; access checks: 0,")
+
+
+@pytest.mark.parametrize(("count", "words"), [(1, "1 other mismatch"), (2, "2 other mismatches")])
+def test_other_mismatches_use_plural_forms(count: int, words: str) -> None:
+    line = summary_line({}, [outcome("allowed", "error")] * count)
+    assert line.endswith(f"0 unexpectedly forbidden, {words}")
+
+
+def test_usage_error_line_is_one_line_without_counts() -> None:
+    line = usage_error_line("invalid arguments:\n  a.py::t: bad\n  b.py::u: worse\n")
+    assert line == (
+        "pytest-incluster: usage error, no test ran: invalid arguments: a.py::t: bad b.py::u: worse"
+    )
 
 
 def test_env_override_and_empty_env_switch_the_file(tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 
@@ -13,8 +11,8 @@ def test_invalid_configmap_name_is_a_usage_error(pytester: pytest.Pytester) -> N
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "ERROR: --incluster-report-configmap (from --incluster-report-configmap) is "
-            "'My_Report', which is not a valid ConfigMap name: it must be a DNS subdomain*"
+            "ERROR: --incluster-report-configmap is 'My_Report', which is not a valid ConfigMap "
+            "name: it must be a DNS subdomain*"
             "Choose a name such as 'pytest-report'."
         ]
     )
@@ -45,12 +43,14 @@ def test_bad_redaction_pattern_names_the_hook(pytester: pytest.Pytester) -> None
 
 
 def test_configmap_without_html_flag_still_produces_a_self_contained_report(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No cluster here, so the upload itself fails; the point is that there was a report to
-    # store, written by pytest-html into a temporary directory that is removed afterwards.
+    # store, written by pytest-html into a temporary directory, and that after the failed
+    # upload it is still there, where the terminal says it is.
+    monkeypatch.setenv("TMPDIR", str(pytester.mkdir("tmp")))
     pytester.makepyfile("def test_ok():\n    pass\n")
-    result = pytester.runpytest(
+    result = pytester.runpytest_subprocess(
         "--incluster-report-configmap",
         "r",
         "--incluster-server",
@@ -61,14 +61,14 @@ def test_configmap_without_html_flag_still_produces_a_self_contained_report(
         "no:cacheprovider",
     )
     assert result.ret == pytest.ExitCode.OK
-    generated = [line for line in result.outlines if "Generated html report" in line]
-    assert len(generated) == 1
-    assert "pytest-incluster-report-" in generated[0]
-    uri = generated[0].split("report: ")[1].split()[0]
-    assert not Path(uri.removeprefix("file://")).parent.exists()
+    [report] = list((pytester.path / "tmp").glob("pytest-incluster-report-*/report.html"))
     result.stdout.fnmatch_lines(
         [
             "incluster WARNING: --incluster-report-configmap: cannot store the report in "
-            "ConfigMap default/r: the API server was not reachable*"
+            "ConfigMap default/r: the API server was not reachable*",
+            "incluster WARNING: --incluster-report-configmap: the report was not stored in a "
+            f"ConfigMap; the local files are kept: {report}",
+            f"*Generated html report: {report.as_uri()}*",
         ]
     )
+    assert "<style>" in report.read_text()  # self-contained
