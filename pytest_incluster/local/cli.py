@@ -4,7 +4,8 @@
 
     pytest-incluster assets [--dir DIR] [--kubernetes-version V]
     pytest-incluster cluster up [--dir DIR] [--apply PATH]...
-    pytest-incluster cluster serviceaccount NAMESPACE/NAME --out DIR [--create] [--dir DIR]
+    pytest-incluster cluster serviceaccount NAMESPACE/NAME --out DIR [--create] [--duration D]
+                                            [--dir DIR]
     pytest-incluster cluster down [--dir DIR]
 
 ``assets`` prints only the directory on stdout (progress goes to stderr), so
@@ -95,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     sa.add_argument(
         "--create", action="store_true", help="create the namespace and service account"
     )
+    sa.add_argument(
+        "--duration",
+        default=None,
+        metavar="D",
+        help="token lifetime: seconds (3600, 3600s), minutes (10m), hours (2h) or 1h30m; at "
+        "least 10m (default: 1h)",
+    )
     sa.add_argument("--dir", type=Path, default=None, help=dir_help)
 
     down = actions.add_parser(
@@ -175,13 +183,36 @@ def _attached(state_dir: Path) -> ControlPlane:
     return cp
 
 
-def _serviceaccount(state_dir: Path, spec: str, out: Path, create: bool) -> int:
-    from pytest_incluster.local.provision import parse_service_account, write_pod_dir
+def _serviceaccount(
+    state_dir: Path, spec: str, out: Path, create: bool, duration: str | None
+) -> int:
+    from pytest_incluster.local.provision import (
+        DEFAULT_TOKEN_SECONDS,
+        parse_duration,
+        parse_service_account,
+        write_pod_dir,
+    )
 
     namespace, name = parse_service_account(spec)
+    seconds = DEFAULT_TOKEN_SECONDS if duration is None else parse_duration(duration)
     cp = _attached(state_dir)
-    print(write_pod_dir(cp, namespace, name, out.resolve(), create=create))
+    written = write_pod_dir(
+        cp, namespace, name, out.resolve(), create=create, expiration_seconds=seconds
+    )
+    _progress(
+        f"the token in {written / 'token'} lasts {_spell(seconds)}; run this command again for "
+        "a new one (--duration changes the lifetime)"
+    )
+    print(written)
     return 0
+
+
+def _spell(seconds: int) -> str:
+    """``3600`` -> ``1h``, ``5400`` -> ``1h30m``, ``610`` -> ``10m10s``."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    return "".join(parts) or "0s"
 
 
 def _down(state_dir: Path) -> int:
@@ -224,7 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action == "up":
             return _up(state_dir, args.apply)
         if args.action == "serviceaccount":
-            return _serviceaccount(state_dir, args.service_account, args.out, args.create)
+            return _serviceaccount(
+                state_dir, args.service_account, args.out, args.create, args.duration
+            )
         return _down(state_dir)
     except LocalError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -148,6 +150,12 @@ def test_up_applies_manifests_into_an_explicit_dir(cli_env: dict[str, str], tmp_
         ),
         (("cluster", "serviceaccount", "a/b", "--out", "x"), "No control plane is running in"),
         (("cluster", "up", "--apply", "/no/such/file.yaml"), "--apply /no/such/file.yaml"),
+        (
+            ("cluster", "serviceaccount", "a/b", "--out", "x", "--duration", "10x"),
+            "--duration '10x' is not a token lifetime: write seconds (3600 or 3600s), minutes "
+            "(10m), hours (2h) or a combination (1h30m); the API server accepts 10 minutes or "
+            "more.",
+        ),
     ],
 )
 def test_user_errors_are_one_paragraph_with_status_2(
@@ -370,3 +378,49 @@ def test_up_says_when_the_running_control_plane_belongs_to_a_pytest_session(
         ) in up.stderr
     finally:
         owned.stop()
+
+
+def _claims(token_file: Path) -> dict[str, Any]:
+    """The JWT payload of a token file (decoded here, never printed)."""
+    payload = token_file.read_text().split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
+
+
+def test_serviceaccount_duration_sets_the_token_lifetime(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    state = tmp_path / "explicit"
+    assert run_cli("cluster", "up", "--dir", str(state), env=cli_env).returncode == 0
+    base = ("cluster", "serviceaccount", "team-a/robot", "--create", "--dir", str(state))
+    for duration, seconds, spelled in [
+        (None, 3600, "1h"),
+        ("2h", 7200, "2h"),
+        ("90m", 5400, "1h30m"),
+        ("1h0m15s", 3615, "1h15s"),
+        ("600", 600, "10m"),
+    ]:
+        out = tmp_path / f"sa-{seconds}"
+        args = () if duration is None else ("--duration", duration)
+        sa = run_cli(*base, "--out", str(out), *args, env=cli_env)
+        assert sa.returncode == 0, sa.stderr
+        token = (out / "token").read_text()
+        assert token not in sa.stdout + sa.stderr
+        claims = _claims(out / "token")
+        assert claims["exp"] - claims["iat"] == seconds
+        assert sa.stderr == (
+            f"pytest-incluster: the token in {out / 'token'} lasts {spelled}; run this command "
+            "again for a new one (--duration changes the lifetime)\n"
+        )
+
+    short = run_cli(*base, "--out", str(tmp_path / "short"), "--duration", "9m59s", env=cli_env)
+    assert short.returncode == 2
+    assert short.stderr.startswith(
+        "pytest-incluster: error: Requesting a token for team-a/robot with "
+        "expirationSeconds=599 failed (HTTP 422: "
+    )
+    assert "may not specify a duration less than 10 minutes" in short.stderr
+    assert short.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "short").exists()
