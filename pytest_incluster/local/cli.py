@@ -4,14 +4,18 @@
 
     pytest-incluster assets [--dir DIR] [--kubernetes-version V]
     pytest-incluster cluster up [--dir DIR] [--apply PATH]...
-    pytest-incluster cluster serviceaccount NAMESPACE/NAME --out DIR [--create] [--dir DIR]
+    pytest-incluster cluster serviceaccount NAMESPACE/NAME --out DIR [--create] [--duration D]
+                                            [--dir DIR]
     pytest-incluster cluster down [--dir DIR]
 
 ``assets`` prints only the directory on stdout (progress goes to stderr), so
 ``export KUBEBUILDER_ASSETS="$(pytest-incluster assets)"`` works. ``cluster up`` starts a detached
-control plane that outlives the command, or reuses the one already running in DIR; it writes
-``DIR/kubeconfig`` (admin) and ``DIR/env`` (``KUBERNETES_SERVICE_HOST``/``_PORT``, for
-``source``) and prints the server URL. User errors are one paragraph on stderr and exit status 2.
+control plane that outlives the command, reuses the one already running in DIR, or restarts the
+one whose processes died there (a crash, a reboot) with its certificates, keys, etcd data and, when
+free, ports; it writes ``DIR/kubeconfig`` (admin) and ``DIR/env``
+(``KUBERNETES_SERVICE_HOST``/``_PORT``, for ``source``) and prints the server URL. ``cluster down``
+stops it and discards that state, so the next ``up`` starts afresh. User errors are one paragraph
+on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -66,7 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     actions = cluster.add_subparsers(dest="action", required=True, metavar="ACTION")
     dir_help = f"state directory (default: {default_cluster_dir()})"
 
-    up = actions.add_parser("up", help="start (or reuse) a control plane and print its URL")
+    up = actions.add_parser(
+        "up",
+        help="start, reuse or restart (after a crash) a control plane and print its URL",
+        description="Start a control plane in --dir and print its URL. One that is running "
+        "there is reused; one whose processes died (a crash, a reboot) is restarted with its "
+        "certificates, keys and etcd data, on its old ports where they are free. `cluster "
+        "down` discards that state.",
+    )
     up.add_argument("--dir", type=Path, default=None, help=dir_help)
     up.add_argument(
         "--apply",
@@ -85,9 +96,18 @@ def _parser() -> argparse.ArgumentParser:
     sa.add_argument(
         "--create", action="store_true", help="create the namespace and service account"
     )
+    sa.add_argument(
+        "--duration",
+        default=None,
+        metavar="D",
+        help="token lifetime: seconds (3600, 3600s), minutes (10m), hours (2h) or 1h30m; at "
+        "least 10m (default: 1h)",
+    )
     sa.add_argument("--dir", type=Path, default=None, help=dir_help)
 
-    down = actions.add_parser("down", help="stop the control plane and free its ports")
+    down = actions.add_parser(
+        "down", help="stop the control plane, free its ports and discard its state"
+    )
     down.add_argument("--dir", type=Path, default=None, help=dir_help)
     return parser
 
@@ -113,14 +133,34 @@ def _write_env(state_dir: Path, port: int) -> Path:
 
 
 def _up(state_dir: Path, apply: Sequence[Path]) -> int:
-    from pytest_incluster.local.controlplane import ControlPlane, state_dir_lock
+    from pytest_incluster.local.controlplane import ControlPlane, has_saved_state, state_dir_lock
     from pytest_incluster.local.provision import apply_manifests, manifest_files
 
     manifest_files(apply)  # check the paths before starting anything
     with state_dir_lock(state_dir):
         cp = ControlPlane.attach(state_dir)
+        env = state_dir / "env"
         if cp is not None:
-            _progress(f"reusing the control plane already running in {state_dir}")
+            reusing = f"reusing the control plane already running in {state_dir} ({cp.server})"
+            if not cp.detached:
+                reusing += (
+                    "; it belongs to a running pytest session (--incluster-local-dir) and stops "
+                    "when that session ends"
+                )
+            _progress(reusing)
+        elif has_saved_state(state_dir):
+            _progress(
+                f"the control plane in {state_dir} is not running (it was not stopped with "
+                "`cluster down`: a crash, a reboot or a kill); restarting it with its "
+                "certificates, keys and etcd data"
+            )
+            cp = ControlPlane.restart(state_dir)
+            if cp.moved_from is not None:
+                _progress(
+                    f"its old address {cp.moved_from} is taken by another program, so the API "
+                    f"server now listens on {cp.server}; {cp.admin_kubeconfig} and {env} are "
+                    "updated: source the env file again and point clients at the new address"
+                )
         else:
             _progress(f"starting etcd and kube-apiserver in {state_dir}")
             cp = ControlPlane.start(state_dir, detached=True)
@@ -143,17 +183,45 @@ def _attached(state_dir: Path) -> ControlPlane:
     return cp
 
 
-def _serviceaccount(state_dir: Path, spec: str, out: Path, create: bool) -> int:
-    from pytest_incluster.local.provision import parse_service_account, write_pod_dir
+def _serviceaccount(
+    state_dir: Path, spec: str, out: Path, create: bool, duration: str | None
+) -> int:
+    from pytest_incluster.local.provision import (
+        DEFAULT_TOKEN_SECONDS,
+        parse_duration,
+        parse_service_account,
+        write_pod_dir,
+    )
 
     namespace, name = parse_service_account(spec)
+    seconds = DEFAULT_TOKEN_SECONDS if duration is None else parse_duration(duration)
     cp = _attached(state_dir)
-    print(write_pod_dir(cp, namespace, name, out.resolve(), create=create))
+    written = write_pod_dir(
+        cp, namespace, name, out.resolve(), create=create, expiration_seconds=seconds
+    )
+    _progress(
+        f"the token in {written / 'token'} lasts {_spell(seconds)}; run this command again for "
+        "a new one (--duration changes the lifetime)"
+    )
+    print(written)
     return 0
 
 
+def _spell(seconds: int) -> str:
+    """``3600`` -> ``1h``, ``5400`` -> ``1h30m``, ``610`` -> ``10m10s``."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    return "".join(parts) or "0s"
+
+
 def _down(state_dir: Path) -> int:
-    from pytest_incluster.local.controlplane import ControlPlane, kill_leftovers, state_dir_lock
+    from pytest_incluster.local.controlplane import (
+        ControlPlane,
+        has_saved_state,
+        kill_leftovers,
+        state_dir_lock,
+    )
 
     if not state_dir.is_dir():
         _progress(f"no control plane in {state_dir}; nothing to stop")
@@ -161,8 +229,16 @@ def _down(state_dir: Path) -> int:
     with state_dir_lock(state_dir):
         cp = ControlPlane.attach(state_dir)
         if cp is None:
+            saved = has_saved_state(state_dir)
             kill_leftovers(state_dir)  # a half-dead one may still hold a port
-            _progress(f"no control plane running in {state_dir}; nothing to stop")
+            if saved:
+                _progress(
+                    f"the control plane in {state_dir} was not running; discarded its saved "
+                    "state, so the next `cluster up` starts afresh (new certificates and keys, "
+                    "empty etcd)"
+                )
+            else:
+                _progress(f"no control plane running in {state_dir}; nothing to stop")
             return 0
         cp.stop()
     _progress(f"stopped the control plane in {state_dir} ({cp.server})")
@@ -179,7 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action == "up":
             return _up(state_dir, args.apply)
         if args.action == "serviceaccount":
-            return _serviceaccount(state_dir, args.service_account, args.out, args.create)
+            return _serviceaccount(
+                state_dir, args.service_account, args.out, args.create, args.duration
+            )
         return _down(state_dir)
     except LocalError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)

@@ -5,13 +5,23 @@ Everything a control plane needs lives in its state directory::
     controlplane.json   ports, pids (with start times), assets, detached flag
     kubeconfig          admin kubeconfig (client certificate, CA), usable with any kubectl
     pki/                CA, serving and admin certificates, service-account keys
-    etcd/               etcd's data directory (wiped on every start)
+    etcd/               etcd's data directory
     etcd.log            etcd's output
-    kube-apiserver.log  kube-apiserver's output (appended to across restarts)
+    kube-apiserver.log  kube-apiserver's output
 
 The directory is the rendezvous point: pytest-xdist workers and ``pytest-incluster cluster ...``
 commands find a running control plane with :meth:`ControlPlane.attach`. Callers that may start
 concurrently in one directory serialise with :func:`state_dir_lock`.
+
+Two ways to start. :meth:`ControlPlane.start` is always fresh: new certificates and keys, empty
+etcd. :meth:`ControlPlane.restart` brings back a control plane whose processes died (a crash, a
+reboot, a ``kill``) from what it left behind: the same certificates and service-account keys, so
+issued tokens and ``ca.crt`` files stay valid, the same etcd data, so applied RBAC and
+ServiceAccounts are still there, and the same ports where they are free. ``controlplane.json`` is
+the marker: :meth:`ControlPlane.stop` removes it, so a directory that still has it and no live
+processes was not stopped on purpose (:func:`has_saved_state`). A restart never falls back to a
+fresh start: if what was left behind cannot be used it raises :class:`StateGoneError`, and the
+state is discarded only on request (``pytest-incluster cluster down``).
 
 Readiness means more than "the port is open": ``/readyz`` answers ``ok`` to the admin only after
 every post-start hook has run (RBAC bootstrap roles among them, before which even admin requests
@@ -42,6 +52,7 @@ from pytest_incluster.local.processes import (
     ProcessRef,
     free_port,
     log_tail,
+    port_free,
     port_in_use,
     spawn,
     terminate,
@@ -54,10 +65,34 @@ API_AUDIENCES = (SERVICE_ACCOUNT_ISSUER, "https://kubernetes.default.svc")
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 _POLL = 0.25
 _GRACE = 10.0
+# A killed process's listening sockets close a moment after /proc shows it gone.
+_PORT_GRACE = 2.0
 
 
 class ControlPlaneError(LocalError):
     """The control plane could not be started or reached; the message quotes the relevant log."""
+
+
+class StateGoneError(ControlPlaneError):
+    """The state a dead control plane left behind cannot be used again; says how to start over."""
+
+
+def _state_gone(state_dir: Path, reason: str, details: str = "") -> StateGoneError:
+    """The one-paragraph message (``details``, such as a log tail, go on the lines after it)."""
+    return StateGoneError(
+        f"The control plane in {state_dir} stopped without `pytest-incluster cluster down` and "
+        f"cannot be restarted from what it left behind: {reason}. Its old state is gone: "
+        "a fresh start needs new certificates and service-account keys, so ServiceAccount "
+        "directories issued from it stop working and applied manifests must be applied again, "
+        "which is not done without asking. Run `pytest-incluster cluster down --dir "
+        f"{state_dir}` to discard the old state, then `pytest-incluster cluster up --dir "
+        f"{state_dir}` (with your --apply options), and issue ServiceAccount directories again."
+        + (f"\n{details}" if details else "")
+    )
+
+
+def _complete(assets: Path) -> bool:
+    return all((assets / name).is_file() for name in ("etcd", "kube-apiserver", "kubectl"))
 
 
 def _stderr_progress(message: str) -> None:
@@ -105,6 +140,8 @@ class ControlPlane:
         self.apiserver_log = state_dir / "kube-apiserver.log"
         self.etcd_ref: ProcessRef | None = None
         self.apiserver_ref: ProcessRef | None = None
+        # After a restart that had to leave a taken port: the server URL clients used before.
+        self.moved_from: str | None = None
         # Set only in the process that spawned the child, so it can be reaped.
         self._etcd_popen: subprocess.Popen[bytes] | None = None
         self._apiserver_popen: subprocess.Popen[bytes] | None = None
@@ -204,7 +241,20 @@ class ControlPlane:
         Live means both recorded processes still exist (pid *and* start time match) and the API
         server's port accepts connections.
         """
-        state_dir = state_dir.resolve()
+        cp = cls._load(state_dir.resolve())
+        if cp is None:
+            return None
+        if cp.etcd_ref is None or not cp.etcd_ref.alive():
+            return None
+        if cp.apiserver_ref is None or not cp.apiserver_ref.alive():
+            return None
+        if not port_in_use(cp.apiserver_port):
+            return None
+        return cp
+
+    @classmethod
+    def _load(cls, state_dir: Path) -> ControlPlane | None:
+        """The control plane recorded in ``state_dir``, alive or not; ``None`` if unreadable."""
         try:
             data = json.loads((state_dir / STATE_FILE).read_text())
             cp = cls(
@@ -219,19 +269,135 @@ class ControlPlane:
             return None
         cp.etcd_ref = ProcessRef.from_json(data.get("etcd"))
         cp.apiserver_ref = ProcessRef.from_json(data.get("apiserver"))
-        if cp.etcd_ref is None or not cp.etcd_ref.alive():
-            return None
-        if cp.apiserver_ref is None or not cp.apiserver_ref.alive():
-            return None
-        if not port_in_use(cp.apiserver_port):
-            return None
         return cp
+
+    @classmethod
+    def restart(
+        cls,
+        state_dir: Path,
+        *,
+        assets: Path | None = None,
+        timeout: float = 120.0,
+    ) -> ControlPlane:
+        """Start again, detached, the control plane whose processes died in ``state_dir``.
+
+        Reuses its certificates and keys (checked first, :func:`.pki.verify`), its etcd data and
+        its ports where they are free; a taken port is replaced by a free one, the kubeconfig
+        rewritten and :attr:`moved_from` set to the old URL. ``assets`` defaults to the recorded
+        binaries while they exist (the ones that wrote the etcd data), else
+        :func:`~pytest_incluster.local.assets.resolve_assets`. Raises :class:`StateGoneError`
+        when the state cannot be used, :class:`ControlPlaneError` for anything else; either way
+        ``controlplane.json`` stays, so the next attempt says the same thing until the state is
+        discarded with :func:`kill_leftovers` (``cluster down``).
+        """
+        state_dir = state_dir.resolve()
+        live = cls.attach(state_dir)
+        if live is not None:
+            raise ControlPlaneError(
+                f"The control plane in {state_dir} is running ({live.server}); there is nothing "
+                "to restart."
+            )
+        old = cls._load(state_dir)
+        if old is None:
+            raise _state_gone(state_dir, f"{state_dir / STATE_FILE} is missing or unreadable")
+        for ref in (old.apiserver_ref, old.etcd_ref):  # a half-dead one: etcd alone, say
+            terminate(ref, grace=_GRACE)
+        try:
+            pki_module.verify(state_dir / "pki")
+        except pki_module.PkiError as error:
+            raise _state_gone(state_dir, str(error)) from None
+        if not (state_dir / "etcd" / "member").is_dir():
+            raise _state_gone(state_dir, f"{state_dir / 'etcd'} holds no etcd data")
+        if assets is None:
+            assets = old.assets if _complete(old.assets) else None
+        if assets is None:
+            from pytest_incluster.local.assets import resolve_assets
+
+            assets = resolve_assets(progress=_stderr_progress)
+        ports = (old.etcd_port, old.etcd_peer_port, old.apiserver_port)
+        deadline = time.monotonic() + _PORT_GRACE
+        while not all(map(port_free, ports)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for attempt in (1, 2):
+            cp = cls._reuse(state_dir, assets.resolve(), ports, fresh_ports=attempt == 2)
+            cp.moved_from = old.server if cp.server != old.server else None
+            try:
+                cp._restart_etcd(timeout)
+                cp._spawn_apiserver()
+                cp._wait_apiserver(timeout)
+            except ControlPlaneError as error:
+                cp._stop_keeping_state()
+                if attempt == 2 or "address already in use" not in str(error):
+                    raise
+            except BaseException:
+                cp._stop_keeping_state()
+                raise
+            else:
+                cp.aggregate_cluster_roles()
+                return cp
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @classmethod
+    def _reuse(
+        cls, state_dir: Path, assets: Path, ports: tuple[int, int, int], *, fresh_ports: bool
+    ) -> ControlPlane:
+        """The recorded ports where free (all new ones if ``fresh_ports``); rewrites the
+        kubeconfig and the state file and marks the restart in both logs."""
+        taken: set[int] = set()
+        chosen = []
+        for port in ports:
+            if fresh_ports or port in taken or not port_free(port):
+                while (port := free_port()) in taken:
+                    pass
+            taken.add(port)
+            chosen.append(port)
+        etcd_port, etcd_peer_port, apiserver_port = chosen
+        cp = cls(
+            state_dir,
+            assets=assets,
+            etcd_port=etcd_port,
+            etcd_peer_port=etcd_peer_port,
+            apiserver_port=apiserver_port,
+            detached=True,
+        )
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        for log in (cp.etcd_log, cp.apiserver_log):
+            with log.open("a") as handle:
+                handle.write(f"--- pytest-incluster: restarted from the saved state at {stamp}\n")
+        cp._write_kubeconfig()
+        cp._save()
+        return cp
+
+    def _restart_etcd(self, timeout: float) -> None:
+        """Start etcd on the kept data; if it exits, the data is what it could not use."""
+        try:
+            self._start_etcd(timeout)
+        except ControlPlaneError as error:
+            code = self._etcd_popen.poll() if self._etcd_popen is not None else None
+            if code is None or "address already in use" in str(error):
+                raise
+            raise _state_gone(
+                self.state_dir,
+                f"etcd exited with status {code} while reading the data kept in "
+                f"{self.state_dir / 'etcd'} (its log {self.etcd_log} ends with the lines below)",
+                log_tail(self.etcd_log),
+            ) from None
+
+    def _stop_keeping_state(self) -> None:
+        """Stop both processes of a failed restart but keep ``controlplane.json``."""
+        terminate(self.apiserver_ref, self._apiserver_popen, grace=_GRACE)
+        terminate(self.etcd_ref, self._etcd_popen, grace=_GRACE)
+        self.etcd_ref = self.apiserver_ref = None
+        self._etcd_popen = self._apiserver_popen = None
+        self._save()
 
     def stop(self) -> None:
         """Stop kube-apiserver, then etcd (SIGTERM, SIGKILL after a grace period); idempotent.
 
         Works on an attached control plane too: that is how ``cluster down`` stops a detached
-        one. The state directory (logs, certificates) is kept for post-mortems.
+        one. Removes ``controlplane.json``, so the next start in this directory is fresh
+        (:meth:`restart` no longer applies); logs, certificates and etcd data are left for
+        post-mortems until then.
         """
         self.stop_apiserver()
         terminate(self.etcd_ref, self._etcd_popen, grace=_GRACE)
@@ -381,8 +547,10 @@ class ControlPlane:
             f"--initial-advertise-peer-urls={peer}",
             f"--initial-cluster=pytest-incluster={peer}",
             "--initial-cluster-state=new",
-            "--unsafe-no-fsync",  # throwaway data; fsync dominates start time on CI disks
             "--log-level=warn",
+            # A throwaway control plane skips fsync (it dominates start time on CI disks); a
+            # detached one is meant to survive a crash or a reboot, so its data is synced.
+            *([] if self.detached else ["--unsafe-no-fsync"]),
         ]
 
     def _apiserver_argv(self) -> list[str]:
@@ -492,16 +660,29 @@ class ControlPlane:
             time.sleep(_POLL)
 
 
+def has_saved_state(state_dir: Path) -> bool:
+    """True if ``state_dir`` records a control plane that was never stopped with :meth:`stop`
+    (alive, or dead after a crash: then :meth:`ControlPlane.restart` applies)."""
+    return (state_dir / STATE_FILE).exists()
+
+
+def saved_detached(state_dir: Path) -> bool:
+    """True if ``state_dir`` records a detached (``cluster up``) control plane that was never
+    stopped: one that must be restarted or reused, never replaced by a fresh start."""
+    cp = ControlPlane._load(state_dir.resolve())
+    return cp is not None and cp.detached
+
+
 def kill_leftovers(state_dir: Path) -> None:
-    """Stop processes a crashed or half-stopped earlier run recorded in ``state_dir``."""
+    """Stop processes a crashed or half-stopped earlier run recorded in ``state_dir`` and
+    discard its saved state (the next start is fresh), even if the record is unreadable."""
     try:
         data = json.loads((state_dir / STATE_FILE).read_text())
     except (OSError, ValueError):
-        return
-    if not isinstance(data, dict):
-        return
-    for key in ("apiserver", "etcd"):
-        terminate(ProcessRef.from_json(data.get(key)), grace=_GRACE)
+        data = None
+    if isinstance(data, dict):
+        for key in ("apiserver", "etcd"):
+            terminate(ProcessRef.from_json(data.get(key)), grace=_GRACE)
     (state_dir / STATE_FILE).unlink(missing_ok=True)
 
 
@@ -521,7 +702,10 @@ def process_rss_kib(ref: ProcessRef | None) -> int | None:
 __all__ = [
     "ControlPlane",
     "ControlPlaneError",
+    "StateGoneError",
+    "has_saved_state",
     "kill_leftovers",
     "process_rss_kib",
+    "saved_detached",
     "state_dir_lock",
 ]

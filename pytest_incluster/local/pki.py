@@ -1,4 +1,4 @@
-"""Certificates and keys for a throwaway control plane, generated fresh for every start.
+"""Certificates and keys for a local control plane: made on a fresh start, checked on a restart.
 
 * a CA that signs both the serving certificate and the admin client certificate; the same file is
   kube-apiserver's ``--client-ca-file`` and the ``ca.crt`` pods (and our pod-style directories)
@@ -13,6 +13,11 @@
 
 TLS keys are ECDSA P-256 (instant to generate); the token key is RSA-2048 because RS256 is what
 every JWT consumer understands. Private keys are written with mode 0600.
+
+The CA's private key is never written: nothing can be re-issued later. A control plane restarted
+after a crash therefore reuses these exact files, and :func:`verify` checks first that they are
+all there, parse, belong together and are still valid, so a damaged directory is reported instead
+of surfacing as a TLS or token error much later.
 """
 
 from __future__ import annotations
@@ -24,9 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from pytest_incluster.local.errors import LocalError
 
 ADMIN_USER = "pytest-incluster-admin"
 ADMIN_GROUP = "system:masters"
@@ -39,6 +48,10 @@ SERVING_DNS_NAMES = (
 )
 SERVING_IPS = ("127.0.0.1", "::1", "10.0.0.1")
 _VALIDITY = datetime.timedelta(days=365)
+
+
+class PkiError(LocalError):
+    """A generated file is missing, unreadable, mismatched or expired; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -196,4 +209,66 @@ def generate(directory: Path) -> Pki:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ),
     )
+    return pki
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise PkiError(f"{path} is missing") from None
+    except OSError as error:
+        raise PkiError(f"{path} cannot be read ({error.strerror or error})") from None
+
+
+def _certificate(path: Path, now: datetime.datetime) -> x509.Certificate:
+    try:
+        cert = x509.load_pem_x509_certificate(_read(path))
+    except ValueError:
+        raise PkiError(f"{path} does not hold a PEM certificate") from None
+    if cert.not_valid_after_utc < now:
+        expired = cert.not_valid_after_utc.strftime("%Y-%m-%d")
+        raise PkiError(f"{path} expired on {expired}")
+    return cert
+
+
+def _private_key(path: Path) -> PrivateKeyTypes:
+    try:
+        return serialization.load_pem_private_key(_read(path), password=None)
+    except (ValueError, TypeError):
+        raise PkiError(f"{path} does not hold an unencrypted PEM private key") from None
+
+
+def _der(key: PublicKeyTypes) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def verify(directory: Path) -> Pki:
+    """Check that the files :func:`generate` wrote into ``directory`` can serve again.
+
+    Every file must exist and parse; the serving and admin certificates must be signed by the
+    CA, match their private keys and not have expired; ``sa.pub`` must be ``sa.key``'s public
+    half. Raises :class:`PkiError` naming the first file that fails.
+    """
+    pki = Pki.in_dir(directory)
+    now = datetime.datetime.now(datetime.UTC)
+    ca = _certificate(pki.ca_cert, now)
+    pairs = ((pki.serving_cert, pki.serving_key), (pki.admin_cert, pki.admin_key))
+    for cert_path, key_path in pairs:
+        cert = _certificate(cert_path, now)
+        try:
+            cert.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature):
+            raise PkiError(f"{cert_path} was not signed by {pki.ca_cert}") from None
+        if _der(_private_key(key_path).public_key()) != _der(cert.public_key()):
+            raise PkiError(f"{key_path} is not the key of {cert_path}")
+    sa_public = _private_key(pki.sa_key).public_key()
+    try:
+        recorded = serialization.load_pem_public_key(_read(pki.sa_pub))
+    except ValueError:
+        raise PkiError(f"{pki.sa_pub} does not hold a PEM public key") from None
+    if _der(sa_public) != _der(recorded):
+        raise PkiError(f"{pki.sa_pub} is not the public half of {pki.sa_key}")
     return pki

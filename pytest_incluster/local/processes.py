@@ -170,6 +170,18 @@ def free_port() -> int:
         return port
 
 
+def port_free(port: int) -> bool:
+    """True if a server could listen on 127.0.0.1:``port`` now (``SO_REUSEADDR``, as Go sets it,
+    so connections of a dead listener lingering in TIME_WAIT do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def port_in_use(port: int) -> bool:
     """True if something accepts connections on 127.0.0.1:``port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

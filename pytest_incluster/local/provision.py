@@ -31,6 +31,9 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 FIELD_MANAGER = "pytest-incluster"
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DURATION_RE = re.compile(r"^(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?$")
+DEFAULT_TOKEN_SECONDS = 3600
+"""What kubelet requests for a pod's projected token, and our default: one hour."""
 
 
 class ProvisionError(LocalError):
@@ -53,6 +56,29 @@ def parse_service_account(spec: str) -> tuple[str, str]:
         "default/default, where NAMESPACE is a lowercase DNS label and NAME a lowercase DNS "
         "subdomain (letters, digits, '-' and '.')."
     )
+
+
+def parse_duration(text: str) -> int:
+    """A token lifetime in seconds from ``3600``, ``3600s``, ``10m``, ``2h`` or ``1h30m``.
+
+    The same spelling as ``kubectl create token --duration``, in whole seconds. The API server
+    decides the bounds (at least 10 minutes); zero is rejected here because it cannot be meant.
+    """
+    spelled = text.strip()
+    match = _DURATION_RE.match(spelled)
+    seconds = 0
+    if spelled.isascii() and spelled.isdigit():
+        seconds = int(spelled)
+    elif match and any(match.groupdict().values()):
+        parts = {unit: int(value or 0) for unit, value in match.groupdict().items()}
+        seconds = parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+    if seconds <= 0:
+        raise ProvisionError(
+            f"--duration {text!r} is not a token lifetime: write seconds (3600 or 3600s), "
+            "minutes (10m), hours (2h) or a combination (1h30m); the API server accepts 10 "
+            "minutes or more."
+        )
+    return seconds
 
 
 def manifest_files(paths: Sequence[Path]) -> list[Path]:
@@ -172,13 +198,14 @@ def request_token(
     namespace: str,
     name: str,
     *,
-    expiration_seconds: int = 3600,
+    expiration_seconds: int = DEFAULT_TOKEN_SECONDS,
     audiences: Sequence[str] = (),
 ) -> Secret:
     """A bound token for ``namespace/name`` from the TokenRequest API (what kubelet mounts).
 
-    Empty ``audiences`` means the API server's own (``--api-audiences``). The API server
-    enforces a minimum lifetime of 10 minutes.
+    ``expiration_seconds`` becomes ``spec.expirationSeconds``: the token's ``exp`` is that far
+    after its ``iat``. Empty ``audiences`` means the API server's own (``--api-audiences``).
+    The API server enforces a minimum lifetime of 10 minutes; its refusal is quoted.
     """
     spec: dict[str, Any] = {"expirationSeconds": expiration_seconds}
     if audiences:
@@ -196,7 +223,8 @@ def request_token(
         )
     if response.status_code not in (200, 201):
         raise ProvisionError(
-            f"Requesting a token for {namespace}/{name} failed ({_status_message(response)})."
+            f"Requesting a token for {namespace}/{name} with expirationSeconds="
+            f"{expiration_seconds} failed ({_status_message(response)})."
         )
     token = response.json().get("status", {}).get("token")
     if not isinstance(token, str) or not token:
@@ -221,19 +249,25 @@ def _write_atomic(path: Path, data: bytes, mode: int) -> None:
 
 
 def write_pod_dir(
-    cp: ControlPlane, namespace: str, name: str, out_dir: Path, *, create: bool = False
+    cp: ControlPlane,
+    namespace: str,
+    name: str,
+    out_dir: Path,
+    *,
+    create: bool = False,
+    expiration_seconds: int = DEFAULT_TOKEN_SECONDS,
 ) -> Path:
     """Write ``token`` (0600), ``ca.crt`` and ``namespace`` for ``namespace/name`` into ``out_dir``.
 
     The layout and contents match a pod's ``/var/run/secrets/kubernetes.io/serviceaccount``
     (no trailing newlines, like kubelet writes them). ``create`` first creates the namespace and
-    the service account if missing. Rewriting an existing directory replaces the token
-    atomically, like kubelet's rotation does.
+    the service account if missing. The token lasts ``expiration_seconds`` (one hour by
+    default); rewriting an existing directory replaces it atomically, like kubelet's rotation.
     """
     if create:
         ensure_namespace(cp, namespace)
         ensure_service_account(cp, namespace, name)
-    token = request_token(cp, namespace, name)
+    token = request_token(cp, namespace, name, expiration_seconds=expiration_seconds)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomic(out_dir / "ca.crt", cp.ca_file.read_bytes(), 0o644)
     _write_atomic(out_dir / "namespace", namespace.encode(), 0o644)

@@ -6,7 +6,10 @@ a pod's environment, so the code under test takes the in-cluster path (bound tok
 
 Reuse: with ``reuse=True`` a control plane already running in ``state_dir`` (for example from
 ``pytest-incluster cluster up --dir state_dir``) is attached to and left running afterwards
-(``owned`` is False); otherwise one is started and :meth:`LocalSession.stop` stops it.
+(``owned`` is False); so is one that ``cluster up`` started there and that has since died (a
+crash, a reboot): it is restarted, detached, with its certificates, keys and etcd data, exactly
+as ``cluster up`` would, never replaced by a fresh one. Otherwise a control plane is started and
+:meth:`LocalSession.stop` stops it.
 
 pytest-xdist: the *controller* process calls :func:`start_local_session` once (it owns the control
 plane, whose processes die with it); each *worker* then calls it with the same ``state_dir``,
@@ -23,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_incluster.local.controlplane import ControlPlane, state_dir_lock
+from pytest_incluster.local.controlplane import ControlPlane, saved_detached, state_dir_lock
 from pytest_incluster.local.provision import (
     apply_manifests,
     parse_service_account,
@@ -66,6 +69,8 @@ def start_local_session(
     state_dir = state_dir.resolve()
     with state_dir_lock(state_dir):
         cp = ControlPlane.attach(state_dir) if reuse else None
+        if cp is None and reuse and saved_detached(state_dir):
+            cp = ControlPlane.restart(state_dir)
         owned = cp is None
         if cp is None:
             cp = ControlPlane.start(state_dir)

@@ -6,13 +6,12 @@ Each test starts its own control plane (about 3 s) because it stops, kills or br
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,44 +23,9 @@ from pytest_incluster.local.controlplane import (
     kill_leftovers,
 )
 from pytest_incluster.local.processes import ProcessRef, port_in_use
+from tests.support.processes import can_bind, processes_mentioning, wait_until
 
 pytestmark = pytest.mark.controlplane
-
-
-def processes_mentioning(path: Path) -> list[int]:
-    """Pids whose command line mentions ``path``: any etcd or kube-apiserver started there."""
-    needle = str(path).encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        ref = ProcessRef.of(int(entry.name))
-        if needle in cmdline and ref is not None and ref.alive():
-            found.append(int(entry.name))
-    return found
-
-
-def can_bind(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return bool(condition())
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from pytest_incluster.local.provision import (
     apply_manifests,
     ensure_namespace,
     ensure_service_account,
+    parse_duration,
     parse_service_account,
     request_token,
 )
@@ -197,3 +198,31 @@ def test_parse_service_account(spec: str, expected: tuple[str, str]) -> None:
 def test_parse_service_account_rejects_bad_input(spec: str) -> None:
     with pytest.raises(ProvisionError, match="NAMESPACE/NAME, for example default/default"):
         parse_service_account(spec)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("3600", 3600),
+        ("3600s", 3600),
+        ("10m", 600),
+        ("2h", 7200),
+        ("1h30m", 5400),
+        ("1h0m15s", 3615),
+        (" 45m ", 2700),
+    ],
+)
+def test_parse_duration(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    "text", ["", "0", "0s", "-5m", "1.5h", "10x", "m", "30m1h", "1d", "\u0661\u0660"]
+)
+def test_parse_duration_rejects_bad_input(text: str) -> None:
+    with pytest.raises(ProvisionError) as raised:
+        parse_duration(text)
+    assert str(raised.value) == (
+        f"--duration {text!r} is not a token lifetime: write seconds (3600 or 3600s), minutes "
+        "(10m), hours (2h) or a combination (1h30m); the API server accepts 10 minutes or more."
+    )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import ssl
 from pathlib import Path
 
+import httpx
 import pytest
 
-from pytest_incluster.local.controlplane import ControlPlane
-from pytest_incluster.local.provision import ProvisionError
+from pytest_incluster.local.controlplane import ControlPlane, kill_leftovers
+from pytest_incluster.local.provision import ProvisionError, write_pod_dir
 from pytest_incluster.local.session import start_local_session
+from tests.support.processes import crash, processes_mentioning
 
 pytestmark = pytest.mark.controlplane
 
@@ -50,3 +53,40 @@ def test_bad_service_account_fails_before_starting_anything(tmp_path: Path) -> N
         start_local_session(tmp_path / "state", as_sa="nope")
     assert not (tmp_path / "state").exists()
     assert os.listdir(tmp_path) == []
+
+
+def _api_status(server: str, sa_dir: Path) -> int:
+    context = ssl.create_default_context(cafile=str(sa_dir / "ca.crt"))
+    token = (sa_dir / "token").read_text()
+    with httpx.Client(verify=context, trust_env=False) as client:
+        return client.get(f"{server}/api", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+@pytest.mark.usefixtures("assets_env")
+@pytest.mark.parametrize("detached", [True, False], ids=["cluster-up", "pytest-session"])
+def test_a_dead_control_plane_in_the_dir(k8s_assets: Path, tmp_path: Path, detached: bool) -> None:
+    """One that `cluster up` started is restarted with its keys and left running; one that a
+    killed pytest session owned was throwaway and is replaced by a fresh, owned one."""
+    state, sa_dir = tmp_path / "state", tmp_path / "sa"
+    dead = ControlPlane.start(state, assets=k8s_assets, detached=detached)
+    session = None
+    try:
+        write_pod_dir(dead, "default", "robot", sa_dir, create=True)
+        ca = dead.ca_file.read_bytes()
+        crash(dead.apiserver_ref, dead.etcd_ref)
+        session = start_local_session(state, as_sa="default/robot")
+        session.stop()
+        assert session.owned is not detached
+        assert session.control_plane.running is detached
+        if detached:
+            assert session.server == dead.server
+            assert dead.ca_file.read_bytes() == ca
+            assert _api_status(session.server, sa_dir) == 200  # issued before the crash
+        else:
+            assert dead.ca_file.read_bytes() != ca
+    finally:
+        if session is not None:
+            session.control_plane.stop()  # the restarted one was left running on purpose
+        kill_leftovers(state)
+        dead.stop()  # reaps the crashed children (their pids are gone, nothing is signalled)
+    assert processes_mentioning(state) == []
