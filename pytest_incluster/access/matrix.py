@@ -102,10 +102,16 @@ class Subject:
 
     @property
     def label(self) -> str:
-        """``self``, ``system:serviceaccount:shop:api`` or ``alice[ops,dev]`` (node names)."""
+        """``self``, ``system:serviceaccount:shop:api`` or ``alice+ops+dev``: node names and
+        report rows.
+
+        Groups are joined with ``+``, not written as ``alice[ops,dev]``: pytest reads ``[...]``
+        in a node id as parametrization, so such an id could not be given on the command line
+        and JUnit XML would split it in the wrong place; ``+`` is also one word for ``-k``.
+        """
         if self.user is None:
             return "self"
-        return self.user + (f"[{','.join(self.groups)}]" if self.groups else "")
+        return "+".join((self.user, *self.groups))
 
     @property
     def service_account(self) -> tuple[str, str] | None:
