@@ -70,8 +70,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("context", "kubeconfig context (default: current-context).", metavar="NAME"),
     Setting(
         "insecure_skip_tls_verify",
-        "do NOT verify the API server's certificate; shown as "
-        "a warning in the header and the report.",
+        "do NOT verify the API server's certificate; shown as a warning in the "
+        "header (at the end of the run under -q or --no-header) and the report.",
         ini_type="bool",
         is_flag=True,
     ),
