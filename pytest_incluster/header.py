@@ -3,9 +3,13 @@
 Connecting here (``/version`` and SelfSubjectReview) is deliberate: a wrong server or identity is
 the most common reason an access suite proves nothing, and the header is where people look first.
 Failures never abort the run; they are shown in the line and left to the tests to report.
+pytest prints no header under ``-q`` or ``--no-header``; the warnings it would have carried are
+then printed at the end of the run (:func:`unshown_warnings`).
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 
@@ -51,4 +55,19 @@ def header_lines(config: pytest.Config) -> list[str]:
         f"namespace {resolved.namespace} | source {resolved.source}"
     ]
     lines.extend(f"incluster WARNING: {w}" for w in state.warnings)
+    state.shown_warnings.update(state.warnings)
     return lines
+
+
+def unshown_warnings(config: pytest.Config) -> list[str]:
+    """Warnings the header did not print, for the end of the run.
+
+    pytest calls no header hook under ``-q`` or ``--no-header``, and there a disabled TLS
+    verification must still be said. The configuration is resolved here if no test did (on
+    the pytest-xdist controller, say); that reads files, it does not connect.
+    """
+    state = get_state(config)
+    if state.cluster_config is None and state.cluster_error is None:
+        with contextlib.suppress(ConfigError):  # the tests have reported it
+            cluster_config(config)
+    return [w for w in dict.fromkeys(state.warnings) if w not in state.shown_warnings]

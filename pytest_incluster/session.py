@@ -132,6 +132,10 @@ class SessionHooks:
                 self.cleanup_problems.append(f"{label}: {result.describe()}")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from pytest_incluster.header import unshown_warnings
+
+        for warning in unshown_warnings(self.config):
+            terminalreporter.write_line(f"incluster WARNING: {warning}", yellow=True)
         for problem in self.cleanup_problems:
             terminalreporter.write_line(f"incluster cleanup: {problem}", yellow=True)
 

@@ -57,7 +57,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "namespace",
-        "namespace for namespaced requests (default: POD_NAMESPACE, then "
+        "namespace for namespaced requests, a DNS label (default: POD_NAMESPACE, then "
         "SA_DIR/namespace, then 'default').",
         metavar="NS",
     ),
@@ -70,8 +70,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("context", "kubeconfig context (default: current-context).", metavar="NAME"),
     Setting(
         "insecure_skip_tls_verify",
-        "do NOT verify the API server's certificate; shown as "
-        "a warning in the header and the report.",
+        "do NOT verify the API server's certificate; shown as a warning in the "
+        "header (at the end of the run under -q or --no-header) and the report.",
         ini_type="bool",
         is_flag=True,
     ),
@@ -222,7 +222,55 @@ def number(config: pytest.Config, name: str) -> int | float:
     return value
 
 
+def check_namespace(config: pytest.Config) -> None:
+    """``--incluster-namespace`` must be a namespace name; a usage error names where it came
+    from. The server would not say so: listing pods in ``Shop`` answers an empty list, and an
+    access review answers "no" for it, so tests would pass about a namespace that cannot exist.
+    """
+    from pytest_incluster.config.names import NAMESPACE_RULE, is_namespace_name
+
+    got = get_setting(config, "namespace")
+    if got.value in (None, "") or is_namespace_name(str(got.value)):
+        return
+    raise pytest.UsageError(
+        f"{BY_NAME['namespace'].flag} (from {got.source}) is {got.value!r}, which is not a "
+        f"namespace name: {NAMESPACE_RULE}. Fix the value, or remove it to use the runner's own "
+        "namespace (POD_NAMESPACE, the service account's namespace file or the kubeconfig "
+        "context's, else 'default')."
+    )
+
+
+LOCAL_ONLY = ("local_apply", "local_as", "local_dir")
+
+
+def check_local_only(config: pytest.Config) -> None:
+    """``--incluster-local-*`` flags on a command line without ``--incluster-local`` are a
+    usage error: the run would silently test another cluster than the one they describe.
+
+    The ini keys are not: an ini file may hold the local settings for the runs that switch
+    ``--incluster-local`` on, and be shared with runs (in a pod) that do not.
+    """
+    if get_setting(config, "local").value:
+        return
+    given = [
+        BY_NAME[name].flag
+        for name in LOCAL_ONLY
+        if get_setting(config, name).source == BY_NAME[name].flag
+    ]
+    if not given:
+        return
+    them = given[0] if len(given) == 1 else ", ".join(given[:-1]) + " and " + given[-1]
+    verb = "works" if len(given) == 1 else "work"
+    raise pytest.UsageError(
+        f"{them} only {verb} with --incluster-local, which is not set: without it the run uses "
+        "the cluster it finds (a pod's service account or a kubeconfig) and would ignore "
+        f"{'it' if len(given) == 1 else 'them'}. Add --incluster-local, or remove {them}."
+    )
+
+
 def validate(config: pytest.Config) -> None:
-    """Check every numeric setting at start-up, so a typo stops the run before any test."""
+    """Check the settings at start-up, so a typo stops the run before any test."""
     for name in NUMBERS:
         number(config, name)
+    check_namespace(config)
+    check_local_only(config)

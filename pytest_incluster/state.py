@@ -36,6 +36,7 @@ class SessionState:
     identity: Any = None  # pytest_incluster.client.identity.Identity once known
     server_version: str | None = None
     warnings: list[str] = field(default_factory=list)
+    shown_warnings: set[str] = field(default_factory=set)  # already printed by the header
     local_session: Any = None  # pytest_incluster.local.session.LocalSession with --incluster-local
 
 

@@ -1,11 +1,18 @@
 """Collecting access-matrix files as pytest items, one per expectation.
 
 The tree is ``file -> subject -> allowed|forbidden -> entry``, so node ids read like
-``shop.access.yaml::system:serviceaccount:shop:api::forbidden::list secrets -n kube-system`` and
-select exactly one check on the command line; ``-k secrets`` and ``-m smoke`` (from the
-document's ``markers:``) work as for Python tests. The runner's own documents are named ``self``
-rather than by its user name, so ids do not change between clusters or CI runners; the report's
-outcome rows carry the real user name when it is known.
+``shop.access.yaml::system:serviceaccount:shop:api::forbidden::list secrets -n kube-system`` or
+``team.access.yaml::jane+developers::allowed::list pods`` (``as: jane``, ``groups:
+[developers]``) and select exactly one check on the command line; ``-k secrets`` and ``-m smoke``
+(from the document's ``markers:``) work as for Python tests. The runner's own documents are named
+``self`` rather than by its user name, so ids do not change between clusters or CI runners; the
+report's outcome rows carry the real user name when it is known.
+
+pytest splits node ids on ``::`` and reads the first ``[`` as the start of parametrization (on
+the command line, in ``--deselect`` and ``--lf`` it only matches the end, in JUnit XML it decides
+``classname`` and ``name``). So no node name here contains ``[``, ``]`` or a ``::``, or starts
+or ends with ``:`` (:func:`node_name`); ordinary subjects and entries never do and keep their
+text.
 
 Speed: when the first item of a file runs, the file's selected items are evaluated together
 (concurrently, cached for the session, see :mod:`~pytest_incluster.access.check`); each item
@@ -23,8 +30,9 @@ from __future__ import annotations
 import fnmatch
 import functools
 import os
+import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +100,32 @@ def get_checker(config: pytest.Config) -> AccessChecker:
     return found
 
 
+def node_name(text: str) -> str:
+    """``text`` as a node name that every pytest id consumer reads back as one name.
+
+    ``[``/``]`` become ``(``/``)``; a ``:`` next to another ``:`` or at either end gets a ``_``
+    beside it (``a::b`` -> ``a:_:b``), so no ``::`` separator can appear inside a name.
+    """
+    name = text.replace("[", "(").replace("]", ")")
+    name = re.sub(r":(?=:)", ":_", name)
+    if name.startswith(":"):
+        name = "_" + name
+    if name.endswith(":"):
+        name += "_"
+    return name
+
+
+def unique_names(texts: Iterable[str]) -> list[str]:
+    """:func:`node_name` of each text, ``#2``, ``#3``... appended to repeats."""
+    seen: dict[str, int] = {}
+    names = []
+    for text in texts:
+        name = node_name(text)
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return names
+
+
 def _display(config: pytest.Config, path: Path) -> str:
     try:
         return os.path.relpath(path, config.rootpath)
@@ -122,11 +156,7 @@ class AccessFile(pytest.File):
             error = MatrixError(self.display, marker_problems, show_example=False)
             yield InvalidAccess.from_parent(self, name="[invalid]", error=error)
             return
-        seen: dict[str, int] = {}
-        for doc in docs:
-            label = doc.subject.label
-            seen[label] = seen.get(label, 0) + 1
-            name = label if seen[label] == 1 else f"{label}#{seen[label]}"
+        for doc, name in zip(docs, unique_names(d.subject.label for d in docs), strict=True):
             subject: AccessSubject = AccessSubject.from_parent(self, name=name, doc=doc)
             with warnings.catch_warnings():
                 # Already reported against the access file by _marker_problems.
@@ -234,10 +264,9 @@ class AccessExpectation(pytest.Collector):
         self.entries = entries
 
     def collect(self) -> Iterator[pytest.Item]:
-        for entry in self.entries:
-            item: AccessItem = AccessItem.from_parent(
-                self, name=entry.text, doc=self.doc, entry=entry
-            )
+        names = unique_names(entry.text for entry in self.entries)
+        for entry, name in zip(self.entries, names, strict=True):
+            item: AccessItem = AccessItem.from_parent(self, name=name, doc=self.doc, entry=entry)
             yield item
 
 
@@ -295,15 +324,43 @@ class AccessItem(pytest.Item):
         excinfo: pytest.ExceptionInfo[BaseException],
         style: Any = None,
     ) -> Any:
-        if isinstance(excinfo.value, AccessMismatch):
-            return str(excinfo.value)
+        """The message alone (no traceback into the plugin); with ``--tb=line``, one line.
+
+        A plain string would be printed in full by ``--tb=line`` and then once more, cut at 50
+        characters, as its "crash line". The one-line form is an empty traceback plus the crash
+        location ``FILE:LINE: first line of the message``, which pytest prints once, puts in the
+        short summary and JUnit's ``message``, and which survives pytest-xdist's serialization.
+        """
+        value = excinfo.value
+        message_only = isinstance(value, AccessMismatch) or (
+            isinstance(value, pytest.fail.Exception) and not value.pytrace
+        )
+        if not message_only:
+            return super().repr_failure(excinfo, style=style)
+        if (style or self.config.getoption("tbstyle", "auto")) == "line":
+            return self._one_line(str(value))
+        if isinstance(value, AccessMismatch):
+            return str(value)
         return super().repr_failure(excinfo, style=style)
+
+    def _one_line(self, message: str) -> Any:
+        # pytest has no public constructor for a failure representation; these are the classes
+        # its own items return, and the ones its report serialization (xdist) knows.
+        from _pytest._code.code import ReprExceptionInfo, ReprFileLocation, ReprTraceback
+
+        file_node = self.getparent(AccessFile)
+        where = file_node.display if file_node is not None else str(self.path)
+        first = message.splitlines()[0] if message.strip() else message
+        return ReprExceptionInfo(
+            reprtraceback=ReprTraceback([], None, "line"),
+            reprcrash=ReprFileLocation(where, self.entry.line, first),
+        )
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return (
             self.path,
             self.entry.line - 1,
-            f"{self.doc.subject.label} {self.entry.expected}: {self.name}",
+            f"{self.doc.subject.label} {self.entry.expected}: {self.entry.text}",
         )
 
 

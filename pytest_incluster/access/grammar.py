@@ -19,6 +19,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from pytest_incluster.config.names import DNS_LABEL
+
 RESOURCE_VERBS = frozenset(
     {
         "get",
@@ -42,6 +44,9 @@ RESOURCE_VERBS = frozenset(
 )
 # kubectl's nonResourceURLVerbs: the lower-cased HTTP methods the server uses as verbs.
 NON_RESOURCE_VERBS = frozenset({"get", "put", "post", "head", "options", "delete", "patch", "*"})
+# What a 403 message can name as the verb ("cannot list resource ...", "cannot post path ..."):
+# every concrete verb above; "*" is only ever a rule's wildcard, never a request's verb.
+DENIAL_VERBS = (RESOURCE_VERBS | NON_RESOURCE_VERBS) - {"*"}
 
 EXAMPLES = (
     "get pods",
@@ -51,7 +56,6 @@ EXAMPLES = (
     "get /healthz",
 )
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SUBRESOURCE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
 
@@ -118,7 +122,7 @@ def _flag_value(words: list[str], index: int, flag: str) -> tuple[str, int]:
 
 
 def _check_namespace(value: str) -> str:
-    if not _DNS_LABEL.match(value):
+    if not DNS_LABEL.match(value):
         raise GrammarError(
             f"'{value}' is not a namespace name (lower-case letters, digits and '-', at most "
             "63 characters)",
@@ -127,15 +131,27 @@ def _check_namespace(value: str) -> str:
     return value
 
 
-def _unknown_verb(verb: str, known: frozenset[str], target: str) -> GrammarError:
+def closest_verb(verb: str, known: frozenset[str]) -> str | None:
+    """The known verb ``verb`` is most likely a typo of (``lsit`` -> ``list``), if any."""
     close = difflib.get_close_matches(verb.lower(), sorted(known), n=1, cutoff=0.6)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return close[0] if close else None
+
+
+def unknown_verb_text(verb: str, known: frozenset[str], kind: str = "") -> str:
+    """``unknown verb 'lsit'[ for KIND] (did you mean 'list'?); valid verbs: ...``.
+
+    One wording for access files and markers, so a typo reads the same wherever it is made.
+    """
+    close = closest_verb(verb, known)
+    hint = f" (did you mean '{close}'?)" if close else ""
+    listed = ", ".join(sorted(known - {"*"})) + (" or *" if "*" in known else "")
+    return f"unknown verb '{verb}'{f' for {kind}' if kind else ''}{hint}; valid verbs: {listed}"
+
+
+def _unknown_verb(verb: str, known: frozenset[str], target: str) -> GrammarError:
     kind = "a non-resource URL" if target.startswith("/") else "a resource"
-    listed = ", ".join(sorted(known - {"*"})) + " or *"
-    return GrammarError(
-        f"unknown verb '{verb}' for {kind}{hint}; valid verbs: {listed}",
-        f"{close[0] if close else 'get'} {target}",
-    )
+    close = closest_verb(verb, known)
+    return GrammarError(unknown_verb_text(verb, known, kind), f"{close or 'get'} {target}")
 
 
 _NEEDS_SHLEX = re.compile(r"[\"'\\#]")
@@ -164,9 +180,21 @@ def parse_entry(text: str) -> CheckSpec:
             i += 1
         elif word in ("-n", "--namespace") or word.startswith(("--namespace=", "-n")):
             value, i = _flag_value(words, i, "--namespace" if word.startswith("--") else "-n")
+            if namespace is not None:
+                # kubectl silently keeps the last one; an entry must say one thing.
+                raise GrammarError(
+                    f"the namespace is given twice ('{namespace}' and '{value}'); give one "
+                    "-n/--namespace",
+                    "list pods -n shop",
+                )
             namespace = _check_namespace(value)
         elif word == "--subresource" or word.startswith("--subresource="):
             value, i = _flag_value(words, i, "--subresource")
+            if subresource is not None:
+                raise GrammarError(
+                    f"--subresource is given twice ('{subresource}' and '{value}'); give one",
+                    "get pods --subresource=log",
+                )
             if not _SUBRESOURCE.match(value):
                 raise GrammarError(
                     f"'{value}' is not a subresource name", "get pods --subresource=log"

@@ -65,6 +65,21 @@ def _text(marker: str, name: str, value: Any) -> str | None:
     return value
 
 
+def _verb(verb: str | None) -> str | None:
+    """``verb=`` must be a verb a 403 message can name: the access files' verbs, exactly.
+
+    The server writes verbs lower-case, so ``LIST`` or ``lsit`` would never match a denial;
+    they are refused with the same suggestion an access file gives.
+    """
+    from pytest_incluster.access.grammar import DENIAL_VERBS, unknown_verb_text
+
+    if verb is None or verb in DENIAL_VERBS:
+        return verb
+    if verb == "*":
+        raise MarkerError("verb='*' never appears in a 403; leave verb out to accept any verb")
+    raise MarkerError(unknown_verb_text(verb, DENIAL_VERBS))
+
+
 def _check_kwargs(marker: str, kwargs: dict[str, Any], allowed: Sequence[str]) -> None:
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
@@ -93,7 +108,7 @@ def parse_expect(item: pytest.Item) -> ExpectSpec | None:
         _check_kwargs(name, kwargs, names)
         return ExpectSpec(
             "forbidden",
-            verb=_text(name, "verb", kwargs.get("verb")),
+            verb=_verb(_text(name, "verb", kwargs.get("verb"))),
             resource=_text(name, "resource", kwargs.get("resource")),
             namespace=_text(name, "namespace", kwargs.get("namespace")),
         )

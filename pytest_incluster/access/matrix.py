@@ -27,6 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from pytest_incluster.access.grammar import CheckSpec, GrammarError, parse_entry
+from pytest_incluster.config.names import DNS_LABEL
 
 Mode = Literal["review", "request", "both"]
 Expected = Literal["allowed", "forbidden"]
@@ -36,7 +37,6 @@ KEYS = ("as", "groups", "namespace", "mode", "markers", "allowed", "forbidden")
 SA_PREFIX = "system:serviceaccount:"
 
 _STR = "tag:yaml.org,2002:str"
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _MARKER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Markers that mean nothing (or something else) on an access item: the plugin's own marker
@@ -102,10 +102,16 @@ class Subject:
 
     @property
     def label(self) -> str:
-        """``self``, ``system:serviceaccount:shop:api`` or ``alice[ops,dev]`` (node names)."""
+        """``self``, ``system:serviceaccount:shop:api`` or ``alice+ops+dev``: node names and
+        report rows.
+
+        Groups are joined with ``+``, not written as ``alice[ops,dev]``: pytest reads ``[...]``
+        in a node id as parametrization, so such an id could not be given on the command line
+        and JUnit XML would split it in the wrong place; ``+`` is also one word for ``-k``.
+        """
         if self.user is None:
             return "self"
-        return self.user + (f"[{','.join(self.groups)}]" if self.groups else "")
+        return "+".join((self.user, *self.groups))
 
     @property
     def service_account(self) -> tuple[str, str] | None:
@@ -219,7 +225,7 @@ class _Document:
         namespace = None
         if "namespace" in values:
             namespace = self.text("namespace", values["namespace"], "namespace: shop")
-            if namespace is not None and not _DNS_LABEL.match(namespace):
+            if namespace is not None and not DNS_LABEL.match(namespace):
                 self.problem(
                     values["namespace"],
                     f"'{namespace}' is not a namespace name (lower-case letters, digits and '-')"
@@ -264,7 +270,7 @@ class _Document:
                 parts = user[len(SA_PREFIX) :].split(":")
                 if (
                     len(parts) != 2
-                    or not _DNS_LABEL.match(parts[0])
+                    or not DNS_LABEL.match(parts[0])
                     or not _DNS_SUBDOMAIN.match(parts[1])
                 ):
                     self.problem(

@@ -219,7 +219,7 @@ def test_one_identity_is_one_subject_with_q(
     _, outcomes, _ = run_quietly(pytester, world, monkeypatch)
     subjects = {name: o["subject"] for name, o in outcomes.items()}
     jane = subjects.pop("test_developers_cannot_list_configmaps")
-    assert jane == "jane[developers]"
+    assert jane == "jane+developers"
     assert set(subjects.values()) == {f"self ({world.runner})"}
 
 

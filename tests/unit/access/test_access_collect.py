@@ -101,6 +101,57 @@ def test_a_subject_appearing_twice_gets_distinct_ids(pytester: pytest.Pytester) 
     )
 
 
+def test_ids_never_hold_what_pytest_reads_as_parametrization_or_a_separator(
+    pytester: pytest.Pytester,
+) -> None:
+    write(
+        pytester,
+        "odd.access.yaml",
+        """\
+        as: jane
+        groups: [developers, "ops:"]
+        allowed: [get pods, "get /logs/[x]"]
+        ---
+        as: "::root[0]"
+        allowed: [get pods]
+        ---
+        as: "(root)0"
+        allowed: [get pods]
+        """,
+    )
+    result = pytester.runpytest("--collect-only", "-q")
+    ids = [line for line in result.outlines if line.startswith("odd.access.yaml::")]
+    assert ids == [
+        "odd.access.yaml::jane+developers+ops:_::allowed::get pods",
+        "odd.access.yaml::jane+developers+ops:_::allowed::get /logs/(x)",
+        "odd.access.yaml::_:_:root(0)::allowed::get pods",
+        "odd.access.yaml::(root)0::allowed::get pods",
+    ]
+    for node in ids:
+        one = pytester.runpytest("--collect-only", "-q", node)
+        one.stdout.fnmatch_lines([node, "1 test collected*"])
+
+
+def test_node_name_keeps_ordinary_text_and_numbers_repeats() -> None:
+    from pytest_incluster.access.collect import node_name, unique_names
+
+    for text in ("self", "system:serviceaccount:shop:api", "list secrets -n kube-system"):
+        assert node_name(text) == text
+    assert node_name("a::b[c]:") == "a:_:b(c):_"
+    assert unique_names(["x[1]", "x(1)", "y", "x(1)"]) == ["x(1)", "x(1)#2", "y", "x(1)#3"]
+
+
+def test_tb_line_gives_one_line_at_the_entry(pytester: pytest.Pytester) -> None:
+    write(pytester, "a.access.yaml", "allowed:\n  - get pods\n  - list pods\n")
+    result = pytester.runpytest("--tb=line")
+    result.assert_outcomes(failed=2)
+    start = result.outlines.index(next(line for line in result.outlines if "FAILURES" in line))
+    assert result.outlines[start + 1].startswith("a.access.yaml:2: No Kubernetes cluster found. ")
+    assert result.outlines[start + 2].startswith("a.access.yaml:3: No Kubernetes cluster found. ")
+    assert "short test summary" in result.outlines[start + 3]
+    assert "fixtures_support" not in result.stdout.str()
+
+
 def test_bad_file_errors_with_file_line_while_everything_else_runs(
     pytester: pytest.Pytester,
 ) -> None:

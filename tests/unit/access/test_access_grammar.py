@@ -91,6 +91,21 @@ def test_valid_entries(entry: str, expected: CheckSpec) -> None:
         ("get pods --namespace", "--namespace needs a value", "list pods --namespace=shop"),
         ("get pods -n Shop", "'Shop' is not a namespace name", "list pods -n shop"),
         ("get pods -n a -A", "-n a and -A contradict each other; use one", "list pods -A"),
+        (
+            "list pods -n a -n b",
+            "the namespace is given twice ('a' and 'b'); give one -n/--namespace",
+            "list pods -n shop",
+        ),
+        (
+            "list pods --namespace=a -na",
+            "the namespace is given twice ('a' and 'a'); give one -n/--namespace",
+            "list pods -n shop",
+        ),
+        (
+            "get pods --subresource=log --subresource status",
+            "--subresource is given twice ('log' and 'status'); give one",
+            "get pods --subresource=log",
+        ),
         ("get pods/", "'pods/' ends in '/' but names no object", "get pods/web"),
         ("get /web", None, None),
         (

@@ -82,7 +82,7 @@ def test_several_documents_and_defaults() -> None:
     assert runner.subject.label == "self"
     assert (runner.namespace, runner.mode, runner.markers) == (None, "review", ())
     assert alice.subject == Subject("alice", ("ops", "dev"))
-    assert alice.subject.label == "alice[ops,dev]"
+    assert alice.subject.label == "alice+ops+dev"
     assert alice.subject.service_account is None
     assert alice.entries[0].text == "delete namespaces"
     assert alice.line == 3

@@ -90,6 +90,28 @@ def test_calls_listing() -> None:
             "expect_forbidden(verb=None, resource=None, namespace=None)",
         ),
         (
+            'expect_forbidden(verb="lsit")',
+            "@pytest.mark.expect_forbidden: unknown verb 'lsit' (did you mean 'list'?); valid "
+            "verbs: approve, attest, bind, create, delete, deletecollection, escalate, get, head, "
+            "impersonate, list, options, patch, post, proxy, put, sign, update, use, watch; "
+            "accepted: expect_forbidden(verb=None, resource=None, namespace=None)",
+        ),
+        (
+            'expect_forbidden("LIST", "secrets")',
+            "@pytest.mark.expect_forbidden: unknown verb 'LIST' (did you mean 'list'?); valid "
+            "verbs: approve, *; accepted: expect_forbidden(verb=None, resource=None, "
+            "namespace=None)",
+        ),
+        (
+            'expect_forbidden(verb="frobnicate")',
+            "@pytest.mark.expect_forbidden: unknown verb 'frobnicate'; valid verbs: approve, *",
+        ),
+        (
+            'expect_forbidden(verb="*")',
+            "@pytest.mark.expect_forbidden: verb='*' never appears in a 403; leave verb out to "
+            "accept any verb; accepted: expect_forbidden(verb=None, resource=None, namespace=None)",
+        ),
+        (
             'expect_unauthorized("x")',
             "@pytest.mark.expect_unauthorized: takes no arguments; accepted: expect_unauthorized()",
         ),
@@ -125,6 +147,22 @@ def test_bad_marker_arguments_are_a_usage_error(
     result.stderr.fnmatch_lines(
         ["ERROR: invalid pytest-incluster marker arguments:", f"test_*.py::test_it: {expected}"]
     )
+
+
+def test_every_verb_a_denial_can_name_is_accepted(pytester: pytest.Pytester) -> None:
+    from pytest_incluster.access.grammar import DENIAL_VERBS
+
+    pytester.makepyfile(
+        "import pytest\n"
+        + "".join(
+            f"@pytest.mark.expect_forbidden({verb!r})\ndef test_{verb}():\n    pass\n"
+            for verb in sorted(DENIAL_VERBS)
+        )
+    )
+    result = pytester.runpytest("--collect-only", "-q", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([f"{len(DENIAL_VERBS)} tests collected*"])
+    assert {"list", "post", "deletecollection", "impersonate"} <= DENIAL_VERBS
 
 
 def test_conflicting_expectations(pytester: pytest.Pytester) -> None:

@@ -55,3 +55,80 @@ def test_bad_number_is_a_usage_error_naming_its_origin(
             f"number, got '{value}'. Fix the value, or remove it to use the default 30."
         ]
     )
+
+
+NAMESPACE_RULE = (
+    "a namespace name is an RFC 1123 DNS label: at most 63 lower-case letters, digits and '-', "
+    "starting and ending with a letter or digit"
+)
+
+
+@pytest.mark.parametrize("value", ["Shop", "shop_1", "-shop", "shop.a", "a" * 64])
+def test_namespace_that_is_not_a_dns_label_is_a_usage_error(
+    pytester: pytest.Pytester, value: str
+) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest(f"--incluster-namespace={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: --incluster-namespace (from --incluster-namespace) is {value!r}, which is "
+            f"not a namespace name: {NAMESPACE_RULE}. Fix the value, or remove it to use the "
+            "runner's own namespace (POD_NAMESPACE, the service account's namespace file or "
+            "the kubeconfig context's, else 'default')."
+        ]
+    )
+
+
+def test_namespace_error_names_the_ini_key(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nincluster_namespace = Shop\n")
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --incluster-namespace (from ini incluster_namespace) is 'Shop', which is not*"]
+    )
+
+
+@pytest.mark.parametrize("value", ["shop", "a", "team-1", "a" * 63])
+def test_namespace_that_is_a_dns_label_is_accepted(pytester: pytest.Pytester, value: str) -> None:
+    pytester.makepyfile(SHOW)
+    result = pytester.runpytest("-s", f"--incluster-namespace={value}")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([f"*OPT namespace={value!r} from --incluster-namespace"])
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--incluster-local-as=shop/api"],
+            "ERROR: --incluster-local-as only works with --incluster-local, which is not set: "
+            "without it the run uses the cluster it finds (a pod's service account or a "
+            "kubeconfig) and would ignore it. Add --incluster-local, or remove "
+            "--incluster-local-as.",
+        ),
+        (
+            ["--incluster-local-apply=a.yaml", "--incluster-local-dir=d"],
+            "ERROR: --incluster-local-apply and --incluster-local-dir only work with "
+            "--incluster-local, which is not set: without it the run uses the cluster it finds "
+            "(a pod's service account or a kubeconfig) and would ignore them. Add "
+            "--incluster-local, or remove --incluster-local-apply and --incluster-local-dir.",
+        ),
+    ],
+)
+def test_local_flags_without_local_are_a_usage_error(
+    pytester: pytest.Pytester, args: list[str], expected: str
+) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
+
+
+def test_local_ini_keys_without_local_are_kept_for_local_runs(pytester: pytest.Pytester) -> None:
+    # A shared ini file configures the local runs; runs without --incluster-local ignore it.
+    pytester.makeini("[pytest]\nincluster_local_as = shop/api\nincluster_local_apply = rbac.yaml\n")
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
