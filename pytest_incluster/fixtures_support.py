@@ -88,11 +88,11 @@ def runner_identity(config: pytest.Config) -> Identity:
 
 def runner_name(config: pytest.Config) -> str:
     """The runner's username, or "" when the server cannot say (no cluster, 401, ...)."""
-    from pytest_incluster.client.errors import ApiError, ApiUnreachable
+    from pytest_incluster.client.errors import ApiError, ApiUnreachable, IdentityUnavailable
 
     try:
         return runner_identity(config).username
-    except (ConfigError, ApiError, ApiUnreachable, LookupError):
+    except (ConfigError, ApiError, ApiUnreachable, IdentityUnavailable):
         return ""
 
 

@@ -50,6 +50,7 @@ from pytest_incluster.access.matrix import (
 )
 from pytest_incluster.access.verdict import judge, outcome
 from pytest_incluster.config.errors import ConfigError
+from pytest_incluster.errors import InclusterError
 
 DEFAULT_PATTERNS = ("*.access.yaml",)
 _CHECKER = pytest.StashKey[AccessChecker]()
@@ -270,8 +271,10 @@ class AccessExpectation(pytest.Collector):
             yield item
 
 
-class AccessMismatch(AssertionError):
+class AccessMismatch(AssertionError, InclusterError):
     """The server's answer differs from the file's expectation; ``str()`` says how."""
+
+    anchor = "access-mismatch"
 
 
 class AccessItem(pytest.Item):

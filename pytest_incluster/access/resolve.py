@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pytest_incluster.access.decision import AccessRequest
 from pytest_incluster.access.grammar import CheckSpec
 from pytest_incluster.client.discovery import ApiResource, Discovery
+from pytest_incluster.errors import InclusterError
 
 # type as written (lower-case) -> (resource, group); all cluster-scoped.
 VIRTUAL_RESOURCES = {
@@ -34,8 +35,10 @@ VIRTUAL_RESOURCES = {
 }
 
 
-class UnknownSubresource(Exception):
+class UnknownSubresource(InclusterError):
     """``--subresource`` names what the resource lacks (``pods --subresource=logs``)."""
+
+    anchor = "access-file"
 
     def __init__(self, resource: ApiResource, subresource: str) -> None:
         self.resource = resource

@@ -6,6 +6,10 @@ is a bug and keeps its traceback. Each subclass lives next to the code that rais
 
 from __future__ import annotations
 
+from pytest_incluster.errors import InclusterError
 
-class LocalError(Exception):
+
+class LocalError(InclusterError):
     """A problem the user can act on; ``str()`` is a one-paragraph message naming the fix."""
+
+    anchor = "local-control-plane"
