@@ -441,25 +441,12 @@ class ReportPlugin:
         Not the session's K8sClient: the upload must not appear in the last test's API calls,
         and it runs after that client's retries and concurrency limits stop mattering.
         """
-        import httpx
-
-        from pytest_incluster.client.auth import StaticTokenAuth, TokenFileAuth
-        from pytest_incluster.client.tls import ssl_context
+        from pytest_incluster.client.connect import http_client
         from pytest_incluster.fixtures_support import cluster_config
 
         resolved = cluster_config(self.config)
-        sink = self.state.redactor.add_secret
-        auth: httpx.Auth | None = None
-        if resolved.token_file is not None:
-            auth = TokenFileAuth(resolved.token_file, on_secret=sink)
-        elif resolved.token is not None:
-            auth = StaticTokenAuth(resolved.token, on_secret=sink)
-        client = httpx.Client(
-            base_url=resolved.server,
-            verify=ssl_context(resolved),
-            auth=auth,
-            timeout=UPLOAD_TIMEOUT_S,
-            trust_env=False,
+        client = http_client(
+            resolved, on_secret=self.state.redactor.add_secret, timeout=UPLOAD_TIMEOUT_S
         )
         return client, resolved.namespace
 
