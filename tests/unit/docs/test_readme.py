@@ -1,4 +1,4 @@
-"""README.md's configuration table is generated from ``pytest_incluster.settings.SETTINGS``.
+"""README.md's configuration table is generated from the integration's ``options.SETTINGS``.
 
 The table sits between two HTML comments in README.md; this test renders it from the option
 table and compares. After changing a setting, print the new table with
@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pytest_incluster.settings import DEFAULTS, SETTINGS, Setting
+from pytest_incluster.pytest_plugin.options import DEFAULTS, SETTINGS, Setting
 
 README = Path(__file__).resolve().parents[3] / "README.md"
-START = "<!-- settings-table: generated from pytest_incluster/settings.py SETTINGS -->"
+START = "<!-- settings-table: generated from pytest_incluster/pytest_plugin/options.py SETTINGS -->"
 END = "<!-- settings-table: end -->"
 
 # Environment variables a setting falls back to (settings.py does not carry them).

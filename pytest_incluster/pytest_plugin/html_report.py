@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import pytest_incluster
+from pytest_incluster.pytest_plugin.state import SessionState, get_state
 from pytest_incluster.report.htmlparts import SORT_SCRIPT, STYLE, Html
-from pytest_incluster.state import SessionState, get_state
 
 if TYPE_CHECKING:
-    from pytest_incluster.report.plugin import ReportPlugin
+    from pytest_incluster.pytest_plugin.report_hooks import ReportPlugin
 
 TITLE = "pytest-incluster report"
 

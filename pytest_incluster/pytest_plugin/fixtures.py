@@ -9,13 +9,13 @@ import pytest
 
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.config.files import read_token_file
-from pytest_incluster.fixtures_support import (
+from pytest_incluster.pytest_plugin.cluster_access import (
     cluster_config,
     fail_without_cluster,
     runner_identity,
     session_client,
 )
-from pytest_incluster.state import get_state
+from pytest_incluster.pytest_plugin.state import get_state
 
 if TYPE_CHECKING:
     from pytest_incluster.client import K8sClient

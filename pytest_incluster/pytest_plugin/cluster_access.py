@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, NoReturn
 import pytest
 
 from pytest_incluster.config.errors import ConfigError
-from pytest_incluster.settings import get_setting, number
-from pytest_incluster.state import get_state
+from pytest_incluster.pytest_plugin.options import get_setting, number
+from pytest_incluster.pytest_plugin.state import get_state
 
 if TYPE_CHECKING:
     from pytest_incluster.client import K8sClient
