@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_incluster.pytest_plugin.options import add_options
+from pytest_incluster.pytest_plugin.settings import add_options
 
 MARKERS = (
     "expect_forbidden(verb=None, resource=None, namespace=None): the test passes only if it "
@@ -49,7 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    from pytest_incluster.pytest_plugin.options import get_setting
+    from pytest_incluster.pytest_plugin.settings import get_setting
 
     patterns = get_setting(parent.config, "access_files").value or ["*.access.yaml"]
     # A cheap name check first, so ordinary test files never import the access-matrix code.

@@ -42,7 +42,7 @@ import httpx
 from pytest_incluster.access.decision import AccessDecision, AccessRequest
 from pytest_incluster.access.markers import AUTHZ_DENIAL
 from pytest_incluster.access.resolve import Resolved
-from pytest_incluster.client.discovery import ApiResource
+from pytest_incluster.client.api_discovery import ApiResource
 from pytest_incluster.client.errors import clean_text, parse_error_body
 from pytest_incluster.errors import InclusterError
 

@@ -54,7 +54,7 @@ from pytest_incluster.client.transport import RetryPolicy, RetryTransport, is_tl
 from pytest_incluster.config.model import ClusterConfig
 
 if TYPE_CHECKING:
-    from pytest_incluster.client.discovery import Discovery
+    from pytest_incluster.client.api_discovery import Discovery
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -303,7 +303,7 @@ class K8sClient(httpx.Client):
 
     def _cluster_scoped(self, resource: str, group: str) -> bool:
         """True only when discovery knows ``resource`` and says it is cluster-scoped."""
-        from pytest_incluster.client.discovery import DiscoveryError, UnknownResourceType
+        from pytest_incluster.client.api_discovery import DiscoveryError, UnknownResourceType
 
         try:
             found = self.discovery().resolve_type(f"{resource}.{group}" if group else resource)
@@ -372,7 +372,7 @@ class K8sClient(httpx.Client):
         """The API discovery shared by this client and its impersonating copies (fetched once,
         with the runner's credentials); access checks and create/apply/delete use it."""
         if self._shared.discovery is None:
-            from pytest_incluster.client.discovery import Discovery
+            from pytest_incluster.client.api_discovery import Discovery
 
             self._shared.discovery = Discovery(self._shared.root or self)
         return self._shared.discovery

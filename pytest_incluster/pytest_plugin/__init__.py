@@ -3,7 +3,7 @@
 ``pytest_incluster/plugin.py`` is the thin entry point; it calls
 :func:`~pytest_incluster.pytest_plugin.session_hooks.configure`, which registers the parts:
 
-* :mod:`.options` -- command-line options and ini keys, with where each value came from.
+* :mod:`.settings` -- command-line options and ini keys, with where each value came from.
 * :mod:`.state` -- the session's typed state in ``config.stash``.
 * :mod:`.cluster_access` -- the resolved configuration and the session client, made on first use.
 * :mod:`.fixtures` -- the fixtures test authors type (``k8s``, ``k8s_namespace``, ...).

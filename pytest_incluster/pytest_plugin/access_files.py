@@ -82,7 +82,7 @@ def _worker_batch(config: pytest.Config) -> int | None:
     """How many items an xdist worker evaluates at once; None when not on a worker."""
     if not is_xdist_worker(config):
         return None
-    from pytest_incluster.pytest_plugin.options import number
+    from pytest_incluster.pytest_plugin.settings import number
 
     return 4 * int(number(config, "concurrency"))
 
@@ -92,7 +92,7 @@ def get_checker(config: pytest.Config) -> AccessChecker:
     found = config.stash.get(_CHECKER, None)
     if found is None:
         from pytest_incluster.pytest_plugin.cluster_access import session_client
-        from pytest_incluster.pytest_plugin.options import number
+        from pytest_incluster.pytest_plugin.settings import number
 
         found = AccessChecker(
             lambda: session_client(config), max_in_flight=int(number(config, "concurrency"))

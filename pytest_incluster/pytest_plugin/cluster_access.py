@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 import pytest
 
 from pytest_incluster.config.errors import ConfigError
-from pytest_incluster.pytest_plugin.options import get_setting, number
+from pytest_incluster.pytest_plugin.settings import get_setting, number
 from pytest_incluster.pytest_plugin.state import get_state
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def cluster_config(config: pytest.Config) -> ClusterConfig:
         return state.cluster_config
     if state.cluster_error is not None:
         raise state.cluster_error
-    from pytest_incluster.config.discovery import resolve
+    from pytest_incluster.config.cluster_discovery import resolve
 
     try:
         resolved = resolve(state.options, os.environ)

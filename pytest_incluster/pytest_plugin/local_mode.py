@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from pytest_incluster.config.options import Sourced
-from pytest_incluster.pytest_plugin.options import get_setting
+from pytest_incluster.pytest_plugin.settings import get_setting
 from pytest_incluster.pytest_plugin.state import get_state
 from pytest_incluster.pytest_plugin.xdist import worker_input
 
@@ -35,7 +35,7 @@ def configure(config: pytest.Config) -> None:
         server, sa_dir = workerinput[_WORKER_KEY]
     else:
         from pytest_incluster.local.errors import LocalError
-        from pytest_incluster.local.session import start_local_session
+        from pytest_incluster.local.shared_plane import start_local_session
 
         dir_setting = get_setting(config, "local_dir").value
         state_dir = (

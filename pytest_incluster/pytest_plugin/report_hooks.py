@@ -78,7 +78,7 @@ def register(config: pytest.Config) -> None:
 
 
 def _configmap_setting(config: pytest.Config) -> tuple[str | None, str]:
-    from pytest_incluster.pytest_plugin.options import get_setting
+    from pytest_incluster.pytest_plugin.settings import get_setting
 
     got = get_setting(config, "report_configmap")
     return (str(got.value) if got.value else None), got.source

@@ -20,7 +20,7 @@ def configure(config: pytest.Config) -> None:
     from pytest_incluster.pytest_plugin import fixtures
     from pytest_incluster.pytest_plugin import report_hooks as report_plugin
     from pytest_incluster.pytest_plugin.expectations import ExpectationHooks
-    from pytest_incluster.pytest_plugin.options import get_setting, options_from_pytest, validate
+    from pytest_incluster.pytest_plugin.settings import get_setting, options_from_pytest, validate
     from pytest_incluster.report.redact import Redactor
 
     validate(config)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pytest_incluster.client.identity import Identity
     from pytest_incluster.config.errors import ConfigError
     from pytest_incluster.config.model import ClusterConfig
-    from pytest_incluster.local.session import LocalSession
+    from pytest_incluster.local.shared_plane import LocalSession
     from pytest_incluster.report.redact import Redactor
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pytest_incluster.pytest_plugin.options import DEFAULTS, SETTINGS, Setting
+from pytest_incluster.pytest_plugin.settings import DEFAULTS, SETTINGS, Setting
 
 README = Path(__file__).resolve().parents[3] / "README.md"
-START = "<!-- settings-table: generated from pytest_incluster/pytest_plugin/options.py SETTINGS -->"
+START = (
+    "<!-- settings-table: generated from pytest_incluster/pytest_plugin/settings.py SETTINGS -->"
+)
 END = "<!-- settings-table: end -->"
 
 # Environment variables a setting falls back to (settings.py does not carry them).

@@ -6,7 +6,7 @@ import pytest
 
 SHOW = """
 from pytest_incluster.pytest_plugin.state import get_state
-from pytest_incluster.pytest_plugin.options import get_setting
+from pytest_incluster.pytest_plugin.settings import get_setting
 
 def test_show(pytestconfig):
     o = get_state(pytestconfig).options
