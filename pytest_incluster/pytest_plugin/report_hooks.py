@@ -74,7 +74,9 @@ def register(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("html"):
         from pytest_incluster.pytest_plugin.html_report import HtmlReportPlugin
 
-        config.pluginmanager.register(HtmlReportPlugin(config, report), HTML_PLUGIN_NAME)
+        config.pluginmanager.register(
+            HtmlReportPlugin(config, report.interruption), HTML_PLUGIN_NAME
+        )
 
 
 def _configmap_setting(config: pytest.Config) -> tuple[str | None, str]:
