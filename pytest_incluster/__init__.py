@@ -6,9 +6,11 @@ grouped by what it is about (``config``, ``client``, ``access``, ``report``, ``l
 
 from importlib.metadata import PackageNotFoundError, version
 
+from pytest_incluster.errors import InclusterError
+
 try:
     __version__ = version("pytest-incluster")
 except PackageNotFoundError:  # pragma: no cover - only when run from a bare checkout
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+__all__ = ["InclusterError", "__version__"]

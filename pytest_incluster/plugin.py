@@ -1,7 +1,7 @@
 """The pytest entry point (``-p incluster``): options, markers and hook registration only.
 
 Heavy parts are imported lazily and registered as separate plugin objects in
-``pytest_configure``: fixtures and marker semantics (:mod:`pytest_incluster.session`), the
+``pytest_configure``: fixtures and marker semantics (:mod:`pytest_incluster.pytest_plugin`), the
 access-matrix collector, the report (only its pytest-html part when pytest-html is active), and
 the local control plane (only with ``--incluster-local``; never imported in a pod).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_incluster.settings import add_options
+from pytest_incluster.pytest_plugin.settings import add_options
 
 MARKERS = (
     "expect_forbidden(verb=None, resource=None, namespace=None): the test passes only if it "
@@ -43,18 +43,18 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
-    from pytest_incluster import session
+    from pytest_incluster.pytest_plugin.session_hooks import configure
 
-    session.configure(config)
+    configure(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    from pytest_incluster.settings import get_setting
+    from pytest_incluster.pytest_plugin.settings import get_setting
 
     patterns = get_setting(parent.config, "access_files").value or ["*.access.yaml"]
     # A cheap name check first, so ordinary test files never import the access-matrix code.
     if not any(fnmatch.fnmatch(file_path.name, p.rsplit("/", 1)[-1]) for p in patterns):
         return None
-    from pytest_incluster.access.collect import collect_access_file
+    from pytest_incluster.pytest_plugin.access_files import collect_access_file
 
     return collect_access_file(file_path, parent, patterns)

@@ -32,7 +32,7 @@ from pytest_incluster.access.matrix import Mode, Subject
 from pytest_incluster.access.probe import ProbeFailed, build_probe, probe
 from pytest_incluster.access.resolve import Resolved, UnknownSubresource, resolve
 from pytest_incluster.access.review import review as ssar_review
-from pytest_incluster.client.discovery import Discovery, DiscoveryError, UnknownResourceType
+from pytest_incluster.client.api_discovery import Discovery, DiscoveryError, UnknownResourceType
 from pytest_incluster.client.errors import clean_text
 
 Reviewer = Callable[..., AccessDecision]  # review(client, request, *, subject="")
@@ -379,7 +379,7 @@ def check_access(
 
     The namespace defaults to the client's. Raises
     :class:`~pytest_incluster.access.grammar.GrammarError` for bad syntax,
-    :class:`~pytest_incluster.client.discovery.UnknownResourceType` (or ``UnknownSubresource``)
+    :class:`~pytest_incluster.client.api_discovery.UnknownResourceType` (or ``UnknownSubresource``)
     for a type the server does not serve, and the client's errors when the server cannot answer.
     ``mode="request"`` sends the real (dry-run) request; verbs without one fall back to review
     and say so in the decision's ``note``.

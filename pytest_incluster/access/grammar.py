@@ -20,6 +20,7 @@ import shlex
 from dataclasses import dataclass
 
 from pytest_incluster.config.names import DNS_LABEL
+from pytest_incluster.errors import InclusterError
 
 RESOURCE_VERBS = frozenset(
     {
@@ -59,11 +60,13 @@ EXAMPLES = (
 _SUBRESOURCE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
 
-class GrammarError(ValueError):
+class GrammarError(ValueError, InclusterError):
     """An entry that is not valid ``kubectl auth can-i`` syntax.
 
     ``problem`` says what is wrong, ``example`` shows the right form; ``str()`` has both.
     """
+
+    anchor = "access-file"
 
     def __init__(self, problem: str, example: str = "") -> None:
         self.problem = problem

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import pytest
 
 from pytest_incluster.calls import ApiCall
+from pytest_incluster.errors import InclusterError
 
 ExpectKind = Literal["forbidden", "unauthorized", "allowed"]
 
@@ -26,8 +27,10 @@ SIGNATURES = {
 }
 
 
-class MarkerError(Exception):
+class MarkerError(InclusterError):
     """A marker was used with arguments it does not accept."""
+
+    anchor = "marker-arguments"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import yaml
 
 from pytest_incluster.access.grammar import CheckSpec, GrammarError, parse_entry
 from pytest_incluster.config.names import DNS_LABEL
+from pytest_incluster.errors import InclusterError
 
 Mode = Literal["review", "request", "both"]
 Expected = Literal["allowed", "forbidden"]
@@ -77,8 +78,10 @@ class Problem:
     message: str
 
 
-class MatrixError(Exception):
+class MatrixError(InclusterError):
     """An access file that cannot be used; ``str()`` lists every problem as ``file:line: ...``."""
+
+    anchor = "access-file"
 
     def __init__(self, display: str, problems: list[Problem], *, show_example: bool = True):
         self.display = display

@@ -42,8 +42,9 @@ import httpx
 from pytest_incluster.access.decision import AccessDecision, AccessRequest
 from pytest_incluster.access.markers import AUTHZ_DENIAL
 from pytest_incluster.access.resolve import Resolved
-from pytest_incluster.client.discovery import ApiResource
+from pytest_incluster.client.api_discovery import ApiResource
 from pytest_incluster.client.errors import clean_text, parse_error_body
+from pytest_incluster.errors import InclusterError
 
 PROBE_NAME = "pytest-incluster-probe"
 NEVER_MATCHING_SELECTOR = "pytest-incluster.io/probe=never-matches"
@@ -82,8 +83,10 @@ _REQUIRED_FIELDS: dict[tuple[str, str], dict[str, Any]] = {
 _IMPERSONATION_DENIAL = re.compile(r'User "[^"]*" cannot impersonate\S* ')
 
 
-class ProbeFailed(Exception):
+class ProbeFailed(InclusterError):
     """The real request decided nothing (401, 429, 5xx, no answer); ``str()`` says why."""
+
+    anchor = "access-mismatch"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 ``get deploy`` becomes ``verb=get, resource=deployments, group=apps, namespace=<default>``. The
 TYPE goes through the server's discovery, so a type the server does not serve is an error
-(:class:`~pytest_incluster.client.discovery.UnknownResourceType`) instead of the "yes" a
+(:class:`~pytest_incluster.client.api_discovery.UnknownResourceType`) instead of the "yes" a
 wildcard rule gives ``kubectl auth can-i`` for any string. Cluster-scoped types drop the
 namespace, as the server does when it authorizes a real request.
 
@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from pytest_incluster.access.decision import AccessRequest
 from pytest_incluster.access.grammar import CheckSpec
-from pytest_incluster.client.discovery import ApiResource, Discovery
+from pytest_incluster.client.api_discovery import ApiResource, Discovery
+from pytest_incluster.errors import InclusterError
 
 # type as written (lower-case) -> (resource, group); all cluster-scoped.
 VIRTUAL_RESOURCES = {
@@ -34,8 +35,10 @@ VIRTUAL_RESOURCES = {
 }
 
 
-class UnknownSubresource(Exception):
+class UnknownSubresource(InclusterError):
     """``--subresource`` names what the resource lacks (``pods --subresource=logs``)."""
+
+    anchor = "access-file"
 
     def __init__(self, resource: ApiResource, subresource: str) -> None:
         self.resource = resource

@@ -23,11 +23,16 @@ from pathlib import Path
 import httpx
 
 from pytest_incluster.client.errors import TokenFileError
+from pytest_incluster.config.files import read_token_file
 from pytest_incluster.secret import Secret
 
 logger = logging.getLogger("pytest_incluster.client")
 
 REREAD_PERIOD_S = 60.0
+_FIX = (
+    "Check that the file is mounted and readable (a pod's service-account token is mounted unless "
+    "automountServiceAccountToken is false), or pass --incluster-token-file."
+)
 
 SecretSink = Callable[[str], None]
 
@@ -75,24 +80,7 @@ class TokenFileAuth(httpx.Auth):
         return f"TokenFileAuth(path={str(self.path)!r})"
 
     def _read(self) -> Secret:
-        try:
-            token = Secret(self.path.read_text(encoding="utf-8", errors="replace").strip())
-        except OSError as exc:
-            raise TokenFileError(
-                f"Cannot read the bearer token file {self.path}: {exc.strerror or exc}. Check "
-                "that the file is mounted and readable (a pod's service-account token is "
-                "mounted unless automountServiceAccountToken is false), or pass "
-                "--incluster-token-file.",
-                anchor="token-file",
-            ) from None
-        if not token:
-            raise TokenFileError(
-                f"The bearer token file {self.path} is empty. Check that the file is mounted and "
-                "written (a pod's service-account token is mounted unless "
-                "automountServiceAccountToken is false), or pass --incluster-token-file.",
-                anchor="token-file",
-            )
-        return token
+        return read_token_file(self.path, "the client's token file", fix=_FIX, error=TokenFileError)
 
     def _reload(self) -> Secret | None:
         """Re-read the file (lock held); on failure keep the previous token if there is one."""

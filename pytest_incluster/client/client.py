@@ -28,7 +28,7 @@ from pytest_incluster import __version__
 from pytest_incluster.access import review as review_module
 from pytest_incluster.access.decision import AccessDecision, AccessRequest
 from pytest_incluster.calls import CallLog
-from pytest_incluster.client.auth import StaticTokenAuth, TokenFileAuth
+from pytest_incluster.client.connect import auth_for, transport_for
 from pytest_incluster.client.errors import (
     AccessWaitTimeout,
     ApiError,
@@ -42,7 +42,6 @@ from pytest_incluster.client.identity import Identity
 from pytest_incluster.client.identity import whoami as fetch_identity
 from pytest_incluster.client.impersonation import HEADER_NAMES, Impersonation
 from pytest_incluster.client.paths import ResourceLike, resource_path
-from pytest_incluster.client.tls import ssl_context
 from pytest_incluster.client.tracking import (
     DEFAULT_WAIT_S,
     CleanupResult,
@@ -55,7 +54,7 @@ from pytest_incluster.client.transport import RetryPolicy, RetryTransport, is_tl
 from pytest_incluster.config.model import ClusterConfig
 
 if TYPE_CHECKING:
-    from pytest_incluster.client.discovery import Discovery
+    from pytest_incluster.client.api_discovery import Discovery
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -111,16 +110,6 @@ class _Borrowed(httpx.BaseTransport):
         pass
 
 
-def _build_auth(
-    config: ClusterConfig, on_secret: Callable[[str], None] | None
-) -> httpx.Auth | None:
-    if config.token_file is not None:
-        return TokenFileAuth(config.token_file, on_secret=on_secret)
-    if config.token is not None:
-        return StaticTokenAuth(config.token, on_secret=on_secret)
-    return None
-
-
 def _owner(call_log: CallLog | None) -> str | None:
     """Who owns an object created now: a running wider-scoped fixture, else the running test."""
     if call_log is None:
@@ -145,11 +134,9 @@ class K8sClient(httpx.Client):
         _shared: _Shared | None = None,
     ) -> None:
         if _shared is None:
-            inner = httpx.HTTPTransport(
-                verify=ssl_context(config),
-                limits=httpx.Limits(
-                    max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-                ),
+            inner = transport_for(
+                config,
+                max_connections=max_concurrency,
                 proxy=_proxy_for(config.server) if trust_env else None,
             )
             transport = RetryTransport(
@@ -157,7 +144,7 @@ class K8sClient(httpx.Client):
                 policy=RetryPolicy(retries=max(0, retries), budget=_budget(timeout)),
                 call_log=call_log,
             )
-            _shared = _Shared(config, transport, _build_auth(config, on_secret), timeout, call_log)
+            _shared = _Shared(config, transport, auth_for(config, on_secret), timeout, call_log)
             own_transport: httpx.BaseTransport = transport
         else:
             own_transport = _Borrowed(_shared.transport)
@@ -316,7 +303,7 @@ class K8sClient(httpx.Client):
 
     def _cluster_scoped(self, resource: str, group: str) -> bool:
         """True only when discovery knows ``resource`` and says it is cluster-scoped."""
-        from pytest_incluster.client.discovery import DiscoveryError, UnknownResourceType
+        from pytest_incluster.client.api_discovery import DiscoveryError, UnknownResourceType
 
         try:
             found = self.discovery().resolve_type(f"{resource}.{group}" if group else resource)
@@ -385,7 +372,7 @@ class K8sClient(httpx.Client):
         """The API discovery shared by this client and its impersonating copies (fetched once,
         with the runner's credentials); access checks and create/apply/delete use it."""
         if self._shared.discovery is None:
-            from pytest_incluster.client.discovery import Discovery
+            from pytest_incluster.client.api_discovery import Discovery
 
             self._shared.discovery = Discovery(self._shared.root or self)
         return self._shared.discovery

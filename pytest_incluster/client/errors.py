@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from pytest_incluster.config.errors import ConfigError
+from pytest_incluster.errors import InclusterError
 
 MAX_BODY_TEXT = 2048
 
@@ -109,7 +110,7 @@ def parse_error_body(code: int, content: bytes) -> tuple[dict[str, Any] | None, 
     return None, fallback_reason, message
 
 
-class ApiError(httpx.HTTPStatusError):
+class ApiError(httpx.HTTPStatusError, InclusterError):
     """A non-2xx answer from the API server, with the parsed ``Status`` when there was one.
 
     Subclasses ``httpx.HTTPStatusError`` so code written for plain httpx still catches it.
@@ -153,6 +154,8 @@ class Unauthorized(ApiError):
 
 class Forbidden(ApiError):
     """403: authenticated, but an authorizer or admission said no."""
+
+    anchor = "access-denied"
 
 
 class NotFound(ApiError):
@@ -220,13 +223,15 @@ def error_from_response(response: httpx.Response) -> ApiError:
     return cls(response, status=status, reason=reason, message=message)
 
 
-class ApiUnreachable(httpx.TransportError):
+class ApiUnreachable(httpx.TransportError, InclusterError):
     """No HTTP answer: refused, reset, timed out or not resolvable.
 
     ``str()`` is ``cannot reach the API server at URL (reason)``; the original httpx error is
     ``__cause__``-free on purpose (its traceback can hold request headers) and kept as
     ``.reason`` text only.
     """
+
+    anchor = "cannot-reach"
 
     def __init__(self, server: str, reason: str, *, request: httpx.Request | None = None) -> None:
         self.server = server
@@ -239,6 +244,8 @@ class ApiUnreachable(httpx.TransportError):
 
 class TLSError(ApiUnreachable):
     """The TLS handshake failed: the server's certificate is not trusted for this host."""
+
+    anchor = "tls-verification-failed"
 
     def __init__(
         self,
@@ -267,13 +274,24 @@ class TokenFileError(ConfigError):
     """The token file could not be read and there is no earlier token to keep using."""
 
 
-class AccessWaitTimeout(AssertionError):
+class AccessWaitTimeout(AssertionError, InclusterError):
     """``wait_for_access`` gave up; carries the last decision seen."""
+
+    anchor = "wait-for-access"
 
     def __init__(self, message: str, decision: Any) -> None:
         super().__init__(message)
         self.decision = decision
 
 
-class CleanupError(Exception):
+class CleanupError(InclusterError):
     """Objects a test created could not be deleted; the message lists them."""
+
+    anchor = "cleanup"
+
+
+class IdentityUnavailable(InclusterError, LookupError):
+    """The server serves no SelfSubjectReview API, so it cannot say who the client is.
+
+    Still a ``LookupError`` for code written against the earlier bare ``LookupError``.
+    """

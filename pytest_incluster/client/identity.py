@@ -13,7 +13,12 @@ from typing import Any
 
 import httpx
 
-from pytest_incluster.client.errors import ApiError, error_from_response, json_body
+from pytest_incluster.client.errors import (
+    ApiError,
+    IdentityUnavailable,
+    error_from_response,
+    json_body,
+)
 
 REVIEW_VERSIONS = ("v1", "v1beta1", "v1alpha1")
 
@@ -67,7 +72,7 @@ def whoami(client: httpx.Client) -> Identity:
         if response is not None:
             info = (json_body(response).get("status") or {}).get("userInfo") or {}
             return Identity.from_user_info(info)
-    raise LookupError(
+    raise IdentityUnavailable(
         "The API server serves no SelfSubjectReview API (authentication.k8s.io v1, v1beta1 or "
         "v1alpha1), so it cannot say who the client is; Kubernetes 1.28 or later serves it."
     )

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-README_TROUBLESHOOTING = "https://github.com/pytest-incluster/pytest-incluster#troubleshooting"
+from pytest_incluster.errors import TROUBLESHOOTING, InclusterError
 
 
-class ConfigError(Exception):
+class ConfigError(InclusterError):
     """A configuration problem the user can fix; ``str()`` is the whole user-facing message.
 
     ``anchor`` names the README troubleshooting section that explains it.
     """
 
-    def __init__(self, message: str, *, anchor: str = "troubleshooting") -> None:
+    def __init__(self, message: str, *, anchor: str = TROUBLESHOOTING) -> None:
         super().__init__(message)
-        self.anchor = anchor
-
-    @property
-    def help_url(self) -> str:
-        return f"README.md#{self.anchor}"
+        self.anchor = anchor  # per instance: one class, many README sections
 
 
 class NoClusterFound(ConfigError):

@@ -11,21 +11,33 @@ import ssl
 from pathlib import Path
 
 from pytest_incluster.config.errors import ConfigError
+from pytest_incluster.secret import Secret
+
+
+def read_token_file(
+    path: Path, source: str, *, fix: str, error: type[ConfigError] = ConfigError
+) -> Secret:
+    """The token in ``path``, stripped; ``error`` naming the file, its source and ``fix``.
+
+    The one place a token file is read: the start-up check, the rotating client auth and the
+    ``k8s_token`` fixture all come here, so they agree on what "unusable" means and say it the
+    same way.
+    """
+    try:
+        token = path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError as exc:
+        raise error(
+            f"Cannot read the token file {path} (from {source}): {exc.strerror or exc}. {fix}",
+            anchor="token-file",
+        ) from None
+    if not token:
+        raise error(f"The token file {path} (from {source}) is empty. {fix}", anchor="token-file")
+    return Secret(token)
 
 
 def check_token_file(path: Path, source: str, *, fix: str) -> None:
     """Raise ConfigError unless ``path`` is a readable file with a non-blank token."""
-    try:
-        blank = not path.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError as exc:
-        raise ConfigError(
-            f"Cannot read the token file {path} (from {source}): {exc.strerror or exc}. {fix}",
-            anchor="token-file",
-        ) from None
-    if blank:
-        raise ConfigError(
-            f"The token file {path} (from {source}) is empty. {fix}", anchor="token-file"
-        )
+    read_token_file(path, source, fix=fix)
 
 
 def check_ca_file(path: Path, source: str, *, fix: str) -> None:

@@ -1,7 +1,8 @@
 """The user's explicit settings, each remembering where it came from.
 
 Filled by the pytest layer from command-line options (``--incluster-*``), ini keys
-(``incluster_*``) and defaults; consumed by :func:`pytest_incluster.config.discovery.resolve`.
+(``incluster_*``) and defaults; consumed by
+:func:`~pytest_incluster.config.cluster_discovery.resolve`.
 Keeping the origin lets every error and the report say "from --incluster-ca-file" rather than
 leaving the user to guess which of three places a bad value came from.
 """

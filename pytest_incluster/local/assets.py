@@ -27,16 +27,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from pytest_incluster.local.errors import LocalError
+from pytest_incluster.local.errors import AssetsError
 from pytest_incluster.local.versions import BINARIES, DEFAULT_KUBERNETES_VERSION
 
 Progress = Callable[[str], None]
 
 _VERSION_RE = re.compile(r"^v\d+\.\d+\.\d+$")
-
-
-class AssetsError(LocalError):
-    """The binaries cannot be found or built; ``str()`` is a one-paragraph message with the fix."""
 
 
 def _quiet(_: str) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_incluster.local.assets import AssetsError
+from pytest_incluster.local.errors import AssetsError
 from pytest_incluster.local.processes import log_tail
 from pytest_incluster.local.versions import ETCD_VERSION
 

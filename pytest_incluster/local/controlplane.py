@@ -34,7 +34,6 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
-import ssl
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ from typing import Any
 import httpx
 import yaml
 
+from pytest_incluster.config.model import ClusterConfig
 from pytest_incluster.local import pki as pki_module
 from pytest_incluster.local.errors import LocalError
 from pytest_incluster.local.processes import (
@@ -447,26 +447,26 @@ class ControlPlane:
 
     # -- clients ---------------------------------------------------------------------------
 
-    def ssl_context(self) -> ssl.SSLContext:
-        """Trusts only this control plane's CA and presents the admin client certificate."""
-        context = ssl.create_default_context(cafile=str(self.ca_file))
-        context.load_cert_chain(str(self.admin_cert_file), str(self.admin_key_file))
-        return context
-
     def admin_client(self, **kw: Any) -> httpx.Client:
         """An ``httpx.Client`` on :attr:`server` authenticated as the admin (mutual TLS).
 
         Proxy variables are ignored by default (``trust_env=False``): the server is on loopback.
         Keyword arguments override the defaults.
         """
-        options: dict[str, Any] = {
-            "base_url": self.server,
-            "verify": self.ssl_context(),
-            "trust_env": False,
-            "timeout": 30.0,
-        }
-        options.update(kw)
-        return httpx.Client(**options)
+        from pytest_incluster.client.connect import http_client
+
+        return http_client(self.admin_config(), **kw)
+
+    def admin_config(self) -> ClusterConfig:
+        """The admin's configuration: this plane's CA and the admin client certificate."""
+        return ClusterConfig(
+            server=self.server,
+            namespace="default",
+            source=f"local control plane {self.state_dir}",
+            ca_file=self.ca_file,
+            client_cert_file=self.admin_cert_file,
+            client_key_file=self.admin_key_file,
+        )
 
     def kubectl(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
         """Run the matching kubectl with the admin kubeconfig; the caller checks ``returncode``."""

@@ -27,12 +27,14 @@ import threading
 from types import FrameType
 from typing import Any
 
+from pytest_incluster.errors import InclusterError
+
 
 class Terminated(KeyboardInterrupt):
     """The run was stopped by SIGTERM."""
 
 
-class TerminatedTest(Exception):
+class TerminatedTest(InclusterError):
     """SIGTERM interrupted this test; raised where pytest records the phase's result."""
 
 

@@ -44,6 +44,7 @@ from urllib.parse import quote
 import httpx
 
 from pytest_incluster.client.errors import parse_error_body
+from pytest_incluster.errors import InclusterError
 
 PART_BYTES: Final = 900 * 1024
 MAX_PARTS: Final = 1000
@@ -64,8 +65,10 @@ MAX_NAME: Final = 63
 _ATTEMPTS: Final = 3
 
 
-class UploadError(Exception):
+class UploadError(InclusterError):
     """The report could not be stored; ``str()`` says what the server answered and the fix."""
+
+    anchor = "report-configmap"
 
 
 class ForeignConfigMap(UploadError):

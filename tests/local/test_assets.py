@@ -125,7 +125,7 @@ def calls(env: Mapping[str, str]) -> list[dict[str, object]]:
     return [json.loads(line) for line in lines]
 
 
-CLI = (sys.executable, "-m", "pytest_incluster.local.cli")
+CLI = (sys.executable, "-m", "pytest_incluster.cli")
 
 
 def run_cli(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:

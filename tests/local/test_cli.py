@@ -26,7 +26,7 @@ pytestmark = pytest.mark.controlplane
 
 def run_cli(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest_incluster.local.cli", *args],
+        [sys.executable, "-m", "pytest_incluster.cli", *args],
         env=dict(env),
         capture_output=True,
         text=True,

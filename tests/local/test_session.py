@@ -11,7 +11,7 @@ import pytest
 
 from pytest_incluster.local.controlplane import ControlPlane, kill_leftovers
 from pytest_incluster.local.provision import ProvisionError, write_pod_dir
-from pytest_incluster.local.session import start_local_session
+from pytest_incluster.local.shared_plane import start_local_session
 from tests.support.processes import crash, processes_mentioning
 
 pytestmark = pytest.mark.controlplane

@@ -31,7 +31,7 @@ import json
 import os
 from pathlib import Path
 
-from pytest_incluster.state import get_state
+from pytest_incluster.pytest_plugin.state import get_state
 
 
 def pytest_sessionfinish(session):

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from pytest_incluster.client import K8sClient
-from pytest_incluster.client import discovery as discovery_module
-from pytest_incluster.client.discovery import Discovery, UnknownResourceType
+from pytest_incluster.client import api_discovery as discovery_module
+from pytest_incluster.client.api_discovery import Discovery, UnknownResourceType
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane

@@ -16,7 +16,7 @@ from pytest_incluster.access.grammar import GrammarError, parse_entry
 from pytest_incluster.access.matrix import Mode, Subject
 from pytest_incluster.access.review import review
 from pytest_incluster.client import K8sClient
-from pytest_incluster.client.discovery import UnknownResourceType
+from pytest_incluster.client.api_discovery import UnknownResourceType
 from tests.integration.access.access_rbac import Shop, bind, client_for, sa_subject
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ import json
 from dataclasses import asdict
 
 def pytest_sessionfinish(session):
-    from pytest_incluster.state import get_state
+    from pytest_incluster.pytest_plugin.state import get_state
     state = get_state(session.config)
     with open("recorded.json", "w") as out:
         json.dump({

@@ -16,7 +16,7 @@ import pytest
 
 from pytest_incluster.calls import CallLog
 from pytest_incluster.client import K8sClient
-from pytest_incluster.config.discovery import resolve
+from pytest_incluster.config.cluster_discovery import resolve
 from pytest_incluster.config.model import ClusterConfig
 from pytest_incluster.config.options import Options, Sourced
 

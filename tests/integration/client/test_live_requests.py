@@ -25,7 +25,7 @@ from pytest_incluster.client import (
     TokenFileAuth,
     Unauthorized,
 )
-from pytest_incluster.config.discovery import resolve
+from pytest_incluster.config.cluster_discovery import resolve
 from pytest_incluster.config.model import ClusterConfig
 from pytest_incluster.config.options import Options, Sourced
 from tests.support.certs import self_signed_ca

@@ -28,7 +28,7 @@ import json
 from dataclasses import asdict
 
 def pytest_sessionfinish(session):
-    from pytest_incluster.state import get_state
+    from pytest_incluster.pytest_plugin.state import get_state
 
     with open("outcomes.json", "w") as out:
         json.dump([asdict(o) for o in get_state(session.config).outcomes], out)

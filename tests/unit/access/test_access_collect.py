@@ -133,7 +133,7 @@ def test_ids_never_hold_what_pytest_reads_as_parametrization_or_a_separator(
 
 
 def test_node_name_keeps_ordinary_text_and_numbers_repeats() -> None:
-    from pytest_incluster.access.collect import node_name, unique_names
+    from pytest_incluster.pytest_plugin.access_files import node_name, unique_names
 
     for text in ("self", "system:serviceaccount:shop:api", "list secrets -n kube-system"):
         assert node_name(text) == text

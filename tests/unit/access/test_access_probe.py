@@ -16,7 +16,7 @@ from pytest_incluster.access.probe import (
     interpret,
 )
 from pytest_incluster.access.resolve import Resolved
-from pytest_incluster.client.discovery import ApiResource
+from pytest_incluster.client.api_discovery import ApiResource
 
 PODS = ApiResource(
     name="pods", singular_name="pod", kind="Pod", group="", version="v1", namespaced=True,

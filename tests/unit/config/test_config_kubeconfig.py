@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_incluster.config.discovery import resolve
+from pytest_incluster.config.cluster_discovery import resolve
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.config.options import Options, Sourced
 from pytest_incluster.secret import Secret

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_incluster.config.discovery import resolve
+from pytest_incluster.config.cluster_discovery import resolve
 from pytest_incluster.config.errors import ConfigError, NoClusterFound
 from pytest_incluster.config.options import Options, Sourced
 

@@ -1,4 +1,4 @@
-"""README.md's configuration table is generated from ``pytest_incluster.settings.SETTINGS``.
+"""README.md's configuration table is generated from the integration's ``options.SETTINGS``.
 
 The table sits between two HTML comments in README.md; this test renders it from the option
 table and compares. After changing a setting, print the new table with
@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pytest_incluster.settings import DEFAULTS, SETTINGS, Setting
+from pytest_incluster.pytest_plugin.settings import DEFAULTS, SETTINGS, Setting
 
 README = Path(__file__).resolve().parents[3] / "README.md"
-START = "<!-- settings-table: generated from pytest_incluster/settings.py SETTINGS -->"
+START = (
+    "<!-- settings-table: generated from pytest_incluster/pytest_plugin/settings.py SETTINGS -->"
+)
 END = "<!-- settings-table: end -->"
 
 # Environment variables a setting falls back to (settings.py does not carry them).
@@ -78,12 +80,12 @@ def test_readme_settings_table_matches_settings_py() -> None:
 
 
 def test_every_error_anchor_has_a_troubleshooting_section() -> None:
-    """``ConfigError(..., anchor="x")`` links users to ``README.md#x``; that must exist."""
+    """``ConfigError(..., anchor="x")`` and ``anchor = "x"`` link to ``README.md#x``: it exists."""
     package = README.parent / "pytest_incluster"
     anchors = {
         anchor
         for path in package.rglob("*.py")
-        for anchor in re.findall(r'anchor="([^"]+)"', path.read_text())
+        for anchor in re.findall(r'anchor ?= ?"([^"]+)"', path.read_text())
     }
     text = README.read_text()
     missing = sorted(a for a in anchors if f'<a id="{a}"></a>' not in text)

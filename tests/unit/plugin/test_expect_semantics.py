@@ -81,7 +81,7 @@ def test_expect_forbidden_without_403_lists_the_requests(suite: pytest.Pytester)
         """
         import pytest
         from pytest_incluster.calls import ApiCall
-        from pytest_incluster.state import get_state
+        from pytest_incluster.pytest_plugin.state import get_state
 
         @pytest.mark.expect_forbidden(resource="secrets")
         def test_it(pytestconfig):
@@ -180,7 +180,7 @@ def test_unexpected_403_reads_access_denied(suite: pytest.Pytester) -> None:
 def test_expectations_feed_the_access_summary(suite: pytest.Pytester) -> None:
     suite.makeconftest(
         """
-        from pytest_incluster.state import get_state
+        from pytest_incluster.pytest_plugin.state import get_state
 
         def pytest_sessionfinish(session):
             for o in get_state(session.config).outcomes:

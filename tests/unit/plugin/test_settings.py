@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 SHOW = """
-from pytest_incluster.state import get_state
-from pytest_incluster.settings import get_setting
+from pytest_incluster.pytest_plugin.state import get_state
+from pytest_incluster.pytest_plugin.settings import get_setting
 
 def test_show(pytestconfig):
     o = get_state(pytestconfig).options

@@ -19,7 +19,7 @@ from pytest_incluster.access.decision import AccessOutcome
 from pytest_incluster.calls import ApiCall
 from pytest_incluster.client.identity import Identity
 from pytest_incluster.config.model import ClusterConfig
-from pytest_incluster.state import get_state
+from pytest_incluster.pytest_plugin.state import get_state
 
 HOSTILE = '<script>alert(1)</script> \x1b[31mred\x1b[0m'
 

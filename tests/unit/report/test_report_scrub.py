@@ -22,7 +22,7 @@ LEAKS = (SECRET, JWT, CUSTOM, base64.b64encode(SECRET.encode()).decode())
 
 CONFTEST = f"""
 import pytest
-from pytest_incluster.state import get_state
+from pytest_incluster.pytest_plugin.state import get_state
 
 SECRET = {SECRET!r}
 JWT = {JWT!r}

@@ -1,8 +1,7 @@
-"""Session wiring: state, fixtures, marker semantics, per-test bookkeeping and the header.
+"""What the ``expect_*`` and ``impersonate`` markers do while a test runs.
 
-``plugin.py`` stays thin and calls :func:`configure`; this module registers the parts that only
-make sense once options are parsed. Marker semantics live in :class:`ExpectationHooks` so a
-reader finds "what does expect_forbidden do at run time" in one class.
+A reader finds "what does expect_forbidden do at run time" in :class:`ExpectationHooks`; the
+markers are parsed (and their errors worded) in :mod:`pytest_incluster.access.markers`.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from pytest_incluster.access.markers import (
     parse_expect,
     parse_impersonate,
 )
-from pytest_incluster.state import STATE_KEY, SessionState, get_state
+from pytest_incluster.pytest_plugin.state import get_state
 
 if TYPE_CHECKING:
     from pytest_incluster.calls import ApiCall
@@ -37,117 +36,10 @@ CALLS_FROM_KEY = pytest.StashKey[int]()  # the test's calls before its call phas
 RAISED_KEY = pytest.StashKey[BaseException]()  # the error an expect_* marker turned into a pass
 
 
-def configure(config: pytest.Config) -> None:
-    """Create the session state and register the plugin's parts (called from plugin.py)."""
-    from pytest_incluster import fixtures
-    from pytest_incluster.report import plugin as report_plugin
-    from pytest_incluster.report.redact import Redactor
-    from pytest_incluster.settings import get_setting, options_from_pytest, validate
-
-    validate(config)
-    state = SessionState(options=options_from_pytest(config), redactor=Redactor())
-    config.stash[STATE_KEY] = state
-    config.pluginmanager.register(fixtures, "incluster-fixtures")
-    config.pluginmanager.register(ExpectationHooks(config), "incluster-expectations")
-    config.pluginmanager.register(SessionHooks(config), "incluster-session")
-    if get_setting(config, "local").value:
-        from pytest_incluster import localmode
-
-        localmode.configure(config)
-    report_plugin.register(config)
-
-
 def _error_types() -> tuple[type[BaseException], type[BaseException]]:
     from pytest_incluster.client.errors import Forbidden, Unauthorized
 
     return Forbidden, Unauthorized
-
-
-class SessionHooks:
-    """Per-test call attribution, object cleanup, the terminal header, and shutdown."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.cleanup_problems: list[str] = []
-
-    @property
-    def state(self) -> SessionState:
-        return get_state(self.config)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        self.state.calls.current_test = item.nodeid
-        try:
-            return (yield)
-        finally:
-            self.state.calls.current_test = None
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
-        try:
-            yield
-        finally:
-            # Objects this test created through k8s.create/apply; the test's own fixtures
-            # have been torn down by now, so nothing still uses them.
-            self._delete_tracked(item.nodeid, item.nodeid)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_fixture_setup(
-        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
-    ) -> Generator[None, object, object]:
-        """Objects a session/module/class fixture creates live as long as that fixture.
-
-        The cleanup finalizer is added before the fixture runs, so it runs after the fixture's
-        own teardown (finalizers run last-in, first-out).
-        """
-        if fixturedef.scope == "function":
-            return (yield)
-        owner = f"{fixturedef.scope} fixture {fixturedef.argname} #{id(fixturedef)}"
-
-        fixturedef.addfinalizer(lambda: self._delete_tracked(owner, owner))
-        calls = self.state.calls
-        previous, calls.current_owner = calls.current_owner, owner
-        try:
-            return (yield)
-        finally:
-            calls.current_owner = previous
-
-    def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        from pytest_incluster.header import header_lines
-
-        return header_lines(config)
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        # Tests and wider-scoped fixtures have cleaned up after themselves by now; whatever is
-        # still tracked was created outside both (a hook, a conftest at import). Delete it
-        # while the client (and the report) still exist.
-        self._delete_tracked(None, "session")
-
-    def _delete_tracked(self, owner: str | None, label: str) -> None:
-        """Delete the objects ``owner`` created (all, for None); remember what was left."""
-        client = self.state.client
-        if client is not None:
-            result = client.delete_tracked(test_id=owner)
-            if not result.ok:
-                self.cleanup_problems.append(f"{label}: {result.describe()}")
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        from pytest_incluster.header import unshown_warnings
-
-        for warning in unshown_warnings(self.config):
-            terminalreporter.write_line(f"incluster WARNING: {warning}", yellow=True)
-        for problem in self.cleanup_problems:
-            terminalreporter.write_line(f"incluster cleanup: {problem}", yellow=True)
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        state = self.state
-        if state.client is not None:  # its objects were deleted at sessionfinish
-            state.client.close()
-            state.client = None
-        if state.local_session is not None:
-            state.local_session.stop()
-            state.local_session = None
 
 
 class ExpectationHooks:
@@ -179,7 +71,7 @@ class ExpectationHooks:
         spec = item.stash.get(IMPERSONATE_KEY, None)
         if spec is None:
             return (yield)
-        from pytest_incluster.access.impersonation import (
+        from pytest_incluster.pytest_plugin.impersonate_marker import (
             FIXTURE,
             impersonated_client,
             missing_argument_message,
@@ -273,7 +165,7 @@ class ExpectationHooks:
         """The summary row: what the server decided about the test's own requests."""
         from pytest_incluster.access.matrix import Subject
         from pytest_incluster.access.observed import observations, server_verdict
-        from pytest_incluster.fixtures_support import runner_label
+        from pytest_incluster.pytest_plugin.cluster_access import runner_label
 
         state = get_state(self.config)
         calls = state.calls.for_test(item.nodeid)[item.stash.get(CALLS_FROM_KEY, 0) :]

@@ -8,18 +8,20 @@ documented hooks and pytest-metadata's ``metadata_key`` stash, which pytest-html
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import pytest_incluster
+from pytest_incluster.pytest_plugin.state import SessionState, get_state
 from pytest_incluster.report.htmlparts import SORT_SCRIPT, STYLE, Html
-from pytest_incluster.state import SessionState, get_state
 
 if TYPE_CHECKING:
-    from pytest_incluster.report.plugin import ReportPlugin
+    from pytest_incluster.report.ending import RunEnd
 
 TITLE = "pytest-incluster report"
+Interruption = Callable[[pytest.Session], "RunEnd | None"]
 
 
 def _metadata(config: pytest.Config) -> dict[str, Any] | None:
@@ -47,9 +49,9 @@ def report_warnings(state: SessionState) -> list[str]:
 class HtmlReportPlugin:
     """pytest-html hooks; everything it inserts is redacted and escaped."""
 
-    def __init__(self, config: pytest.Config, report: ReportPlugin) -> None:
+    def __init__(self, config: pytest.Config, interruption: Interruption) -> None:
         self.config = config
-        self.report = report
+        self.interruption = interruption  # the report plugin's: how the run ended early
 
     @property
     def state(self) -> SessionState:
@@ -147,7 +149,7 @@ class HtmlReportPlugin:
         h = self.html
         prefix.append(STYLE)
         notes = report_warnings(self.state)
-        ended = self.report.interruption(session)
+        ended = self.interruption(session)
         if ended:
             notes.insert(0, ended.note)
         prefix.append(h.warnings_box(notes))

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, NoReturn
 import pytest
 
 from pytest_incluster.config.errors import ConfigError
-from pytest_incluster.settings import get_setting, number
-from pytest_incluster.state import get_state
+from pytest_incluster.pytest_plugin.settings import get_setting, number
+from pytest_incluster.pytest_plugin.state import get_state
 
 if TYPE_CHECKING:
     from pytest_incluster.client import K8sClient
@@ -28,7 +28,7 @@ def cluster_config(config: pytest.Config) -> ClusterConfig:
         return state.cluster_config
     if state.cluster_error is not None:
         raise state.cluster_error
-    from pytest_incluster.config.discovery import resolve
+    from pytest_incluster.config.cluster_discovery import resolve
 
     try:
         resolved = resolve(state.options, os.environ)
@@ -88,11 +88,11 @@ def runner_identity(config: pytest.Config) -> Identity:
 
 def runner_name(config: pytest.Config) -> str:
     """The runner's username, or "" when the server cannot say (no cluster, 401, ...)."""
-    from pytest_incluster.client.errors import ApiError, ApiUnreachable
+    from pytest_incluster.client.errors import ApiError, ApiUnreachable, IdentityUnavailable
 
     try:
         return runner_identity(config).username
-    except (ConfigError, ApiError, ApiUnreachable, LookupError):
+    except (ConfigError, ApiError, ApiUnreachable, IdentityUnavailable):
         return ""
 
 

@@ -14,8 +14,12 @@ import contextlib
 import pytest
 
 from pytest_incluster.config.errors import ConfigError
-from pytest_incluster.fixtures_support import cluster_config, runner_identity, session_client
-from pytest_incluster.state import get_state
+from pytest_incluster.pytest_plugin.cluster_access import (
+    cluster_config,
+    runner_identity,
+    session_client,
+)
+from pytest_incluster.pytest_plugin.state import get_state
 
 
 def header_lines(config: pytest.Config) -> list[str]:

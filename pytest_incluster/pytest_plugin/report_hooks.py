@@ -22,6 +22,8 @@ import pytest
 
 from pytest_incluster.access.decision import AccessOutcome
 from pytest_incluster.calls import ApiCall
+from pytest_incluster.pytest_plugin.state import SessionState, get_state
+from pytest_incluster.pytest_plugin.xdist import is_xdist_worker
 from pytest_incluster.report.ending import RunEnd, RunningTest, interrupt_cause, run_end
 from pytest_incluster.report.interrupt import SigtermHandler, Terminated, TerminatedTest
 from pytest_incluster.report.scrub import (
@@ -39,7 +41,6 @@ from pytest_incluster.report.upload import (
     name_problem,
     upload_report,
 )
-from pytest_incluster.state import SessionState, get_state
 
 if TYPE_CHECKING:
     import httpx
@@ -71,13 +72,15 @@ def register(config: pytest.Config) -> None:
     report = ReportPlugin(config)
     config.pluginmanager.register(report, PLUGIN_NAME)
     if config.pluginmanager.hasplugin("html"):
-        from pytest_incluster.report.html import HtmlReportPlugin
+        from pytest_incluster.pytest_plugin.html_report import HtmlReportPlugin
 
-        config.pluginmanager.register(HtmlReportPlugin(config, report), HTML_PLUGIN_NAME)
+        config.pluginmanager.register(
+            HtmlReportPlugin(config, report.interruption), HTML_PLUGIN_NAME
+        )
 
 
 def _configmap_setting(config: pytest.Config) -> tuple[str | None, str]:
-    from pytest_incluster.settings import get_setting
+    from pytest_incluster.pytest_plugin.settings import get_setting
 
     got = get_setting(config, "report_configmap")
     return (str(got.value) if got.value else None), got.source
@@ -88,7 +91,7 @@ class ReportPlugin:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.is_worker = hasattr(config, "workerinput")
+        self.is_worker = is_xdist_worker(config)
         redactor = self.state.redactor
         self.results: Counter[str] = Counter()
         self.sigterm = SigtermHandler()
@@ -441,25 +444,12 @@ class ReportPlugin:
         Not the session's K8sClient: the upload must not appear in the last test's API calls,
         and it runs after that client's retries and concurrency limits stop mattering.
         """
-        import httpx
-
-        from pytest_incluster.client.auth import StaticTokenAuth, TokenFileAuth
-        from pytest_incluster.client.tls import ssl_context
-        from pytest_incluster.fixtures_support import cluster_config
+        from pytest_incluster.client.connect import http_client
+        from pytest_incluster.pytest_plugin.cluster_access import cluster_config
 
         resolved = cluster_config(self.config)
-        sink = self.state.redactor.add_secret
-        auth: httpx.Auth | None = None
-        if resolved.token_file is not None:
-            auth = TokenFileAuth(resolved.token_file, on_secret=sink)
-        elif resolved.token is not None:
-            auth = StaticTokenAuth(resolved.token, on_secret=sink)
-        client = httpx.Client(
-            base_url=resolved.server,
-            verify=ssl_context(resolved),
-            auth=auth,
-            timeout=UPLOAD_TIMEOUT_S,
-            trust_env=False,
+        client = http_client(
+            resolved, on_secret=self.state.redactor.add_secret, timeout=UPLOAD_TIMEOUT_S
         )
         return client, resolved.namespace
 

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from pytest_incluster.config.options import Sourced
-from pytest_incluster.settings import get_setting
-from pytest_incluster.state import get_state
+from pytest_incluster.pytest_plugin.settings import get_setting
+from pytest_incluster.pytest_plugin.state import get_state
+from pytest_incluster.pytest_plugin.xdist import worker_input
 
 _WORKER_KEY = "incluster_local"
 
@@ -28,13 +29,13 @@ _WORKER_KEY = "incluster_local"
 def configure(config: pytest.Config) -> None:
     """Start (or, on an xdist worker, adopt) the local control plane and point discovery at it."""
     state = get_state(config)
-    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    workerinput = worker_input(config)
     as_sa = str(get_setting(config, "local_as").value)
     if workerinput is not None and _WORKER_KEY in workerinput:
         server, sa_dir = workerinput[_WORKER_KEY]
     else:
         from pytest_incluster.local.errors import LocalError
-        from pytest_incluster.local.session import start_local_session
+        from pytest_incluster.local.shared_plane import start_local_session
 
         dir_setting = get_setting(config, "local_dir").value
         state_dir = (

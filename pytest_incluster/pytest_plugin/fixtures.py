@@ -8,18 +8,21 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_incluster.config.errors import ConfigError
-from pytest_incluster.fixtures_support import (
+from pytest_incluster.config.files import read_token_file
+from pytest_incluster.pytest_plugin.cluster_access import (
     cluster_config,
     fail_without_cluster,
     runner_identity,
     session_client,
 )
-from pytest_incluster.state import get_state
+from pytest_incluster.pytest_plugin.state import get_state
 
 if TYPE_CHECKING:
     from pytest_incluster.client import K8sClient
     from pytest_incluster.client.identity import Identity
     from pytest_incluster.config.model import ClusterConfig
+
+_REREAD_FIX = "It was readable when the session started; check that it is still mounted."
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +51,8 @@ def k8s_token(pytestconfig: pytest.Config, k8s_config: ClusterConfig) -> str:
     """
     token = ""
     if k8s_config.token_file is not None:
-        token = k8s_config.token_file.read_text().strip()
+        source = k8s_config.sources.get("token", k8s_config.source)
+        token = read_token_file(k8s_config.token_file, source, fix=_REREAD_FIX).reveal()
     elif k8s_config.token is not None:
         token = k8s_config.token.reveal()
     if token:

@@ -50,6 +50,8 @@ from pytest_incluster.access.matrix import (
 )
 from pytest_incluster.access.verdict import judge, outcome
 from pytest_incluster.config.errors import ConfigError
+from pytest_incluster.errors import InclusterError
+from pytest_incluster.pytest_plugin.xdist import is_xdist_worker
 
 DEFAULT_PATTERNS = ("*.access.yaml",)
 _CHECKER = pytest.StashKey[AccessChecker]()
@@ -78,9 +80,9 @@ def collect_access_file(
 
 def _worker_batch(config: pytest.Config) -> int | None:
     """How many items an xdist worker evaluates at once; None when not on a worker."""
-    if not hasattr(config, "workerinput"):
+    if not is_xdist_worker(config):
         return None
-    from pytest_incluster.settings import number
+    from pytest_incluster.pytest_plugin.settings import number
 
     return 4 * int(number(config, "concurrency"))
 
@@ -89,8 +91,8 @@ def get_checker(config: pytest.Config) -> AccessChecker:
     """The session's checker (created on first use, closed when pytest unconfigures)."""
     found = config.stash.get(_CHECKER, None)
     if found is None:
-        from pytest_incluster.fixtures_support import session_client
-        from pytest_incluster.settings import number
+        from pytest_incluster.pytest_plugin.cluster_access import session_client
+        from pytest_incluster.pytest_plugin.settings import number
 
         found = AccessChecker(
             lambda: session_client(config), max_in_flight=int(number(config, "concurrency"))
@@ -270,8 +272,10 @@ class AccessExpectation(pytest.Collector):
             yield item
 
 
-class AccessMismatch(AssertionError):
+class AccessMismatch(AssertionError, InclusterError):
     """The server's answer differs from the file's expectation; ``str()`` says how."""
+
+    anchor = "access-mismatch"
 
 
 class AccessItem(pytest.Item):
@@ -292,13 +296,13 @@ class AccessItem(pytest.Item):
     def _subject_text(self) -> str:
         if self.doc.subject.user is not None:
             return self.doc.subject.label
-        from pytest_incluster.fixtures_support import runner_label
+        from pytest_incluster.pytest_plugin.cluster_access import runner_label
 
         # Asked of the server when the header did not (-q), so one runner is one group.
         return runner_label(self.config)
 
     def runtest(self) -> None:
-        from pytest_incluster.state import get_state
+        from pytest_incluster.pytest_plugin.state import get_state
 
         file_node = self.getparent(AccessFile)
         assert file_node is not None
@@ -307,7 +311,7 @@ class AccessItem(pytest.Item):
         except ConfigError as exc:
             result = exc
         if isinstance(result, ConfigError):  # failed outside the except: no chained context
-            from pytest_incluster.fixtures_support import fail_without_cluster
+            from pytest_incluster.pytest_plugin.cluster_access import fail_without_cluster
 
             fail_without_cluster(self.config, result)
         subject = self._subject_text()

@@ -8,7 +8,7 @@ report, the redactor every output passes through, and warnings for the header an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,8 +17,11 @@ from pytest_incluster.calls import CallLog
 from pytest_incluster.config.options import Options
 
 if TYPE_CHECKING:
+    from pytest_incluster.client import K8sClient
+    from pytest_incluster.client.identity import Identity
     from pytest_incluster.config.errors import ConfigError
     from pytest_incluster.config.model import ClusterConfig
+    from pytest_incluster.local.shared_plane import LocalSession
     from pytest_incluster.report.redact import Redactor
 
 
@@ -32,12 +35,12 @@ class SessionState:
     outcomes: list[AccessOutcome] = field(default_factory=list)
     cluster_config: ClusterConfig | None = None
     cluster_error: ConfigError | None = None
-    client: Any = None  # pytest_incluster.client.K8sClient once created (lazy import)
-    identity: Any = None  # pytest_incluster.client.identity.Identity once known
+    client: K8sClient | None = None  # created on first use (the client is imported lazily)
+    identity: Identity | None = None  # who the server says the runner is, once asked
     server_version: str | None = None
     warnings: list[str] = field(default_factory=list)
     shown_warnings: set[str] = field(default_factory=set)  # already printed by the header
-    local_session: Any = None  # pytest_incluster.local.session.LocalSession with --incluster-local
+    local_session: LocalSession | None = None  # with --incluster-local
 
 
 STATE_KEY = pytest.StashKey[SessionState]()

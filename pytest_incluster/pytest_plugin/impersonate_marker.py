@@ -21,7 +21,11 @@ import pytest
 
 from pytest_incluster.access.markers import ImpersonateSpec
 from pytest_incluster.config.errors import ConfigError
-from pytest_incluster.fixtures_support import fail_without_cluster, runner_name, session_client
+from pytest_incluster.pytest_plugin.cluster_access import (
+    fail_without_cluster,
+    runner_name,
+    session_client,
+)
 
 if TYPE_CHECKING:
     from pytest_incluster.client import K8sClient

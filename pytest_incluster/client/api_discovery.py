@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from pytest_incluster.errors import InclusterError
+
 AGGREGATED_ACCEPT = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
@@ -63,17 +65,21 @@ class ApiResource:
         return f"{self.name}.{self.group}" if self.group else self.name
 
 
-class DiscoveryError(Exception):
+class DiscoveryError(InclusterError):
     """Discovery itself failed (no answer, 401/403/5xx on ``/api`` or ``/apis``)."""
 
+    anchor = "discovery"
 
-class UnknownResourceType(Exception):
+
+class UnknownResourceType(InclusterError):
     """The server serves no resource type by that name.
 
     ``str()`` is kubectl's wording, ``the server doesn't have a resource type "deplyments"``;
     ``suggestions`` holds close names the server does serve, ``incomplete`` the group-versions
     whose discovery failed (the type may live in one of them).
     """
+
+    anchor = "access-file"
 
     def __init__(
         self,
