@@ -39,6 +39,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from pytest_incluster.access.client_protocol import HttpSender
 from pytest_incluster.access.decision import AccessDecision, AccessRequest
 from pytest_incluster.access.markers import AUTHZ_DENIAL
 from pytest_incluster.access.resolve import Resolved
@@ -196,14 +197,16 @@ def build_probe(resolved: Resolved) -> Probe | str:
     return f"verb '{verb}' has no request form"
 
 
-def _send(client: httpx.Client, probe: Probe) -> tuple[int, bytes]:
+def _send(client: HttpSender, probe: Probe) -> tuple[int, bytes]:
     """Status and (for errors) body; a success body is never read (watches, logs stream)."""
-    kwargs: dict[str, Any] = {"params": list(probe.params)}
+    content = headers = None
     if probe.body is not None:
-        kwargs["content"] = json.dumps(probe.body).encode()
-        kwargs["headers"] = {"Content-Type": probe.content_type}
+        content = json.dumps(probe.body).encode()
+        headers = {"Content-Type": probe.content_type}
     try:
-        with client.stream(probe.method, probe.path, **kwargs) as response:
+        with client.stream(
+            probe.method, probe.path, params=probe.params, content=content, headers=headers
+        ) as response:
             if response.is_success:
                 return response.status_code, b""
             return response.status_code, response.read()
@@ -271,7 +274,7 @@ def interpret(
 
 
 def probe(
-    client: httpx.Client, resolved: Resolved, *, subject: str = "", impersonating: bool = False
+    client: HttpSender, resolved: Resolved, *, subject: str = "", impersonating: bool = False
 ) -> AccessDecision | str:
     """Send the real request for ``resolved`` as ``client``; a str when there is no request form.
 
