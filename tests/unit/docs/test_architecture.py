@@ -43,12 +43,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
 # pytest is imported only by the integration, the entry point and the hookspecs.
 PYTEST_FREE = ("config", "client", "local", "cli", "errors", "calls", "secret")
 MAX_FUNCTION_LINES = 80
-# Not split yet (issue 20, point 6): listed so no NEW long function slips in; remove an entry
-# when its function is split (test_the_long_functions_list_is_current insists).
-KNOWN_LONG = {
-    "pytest_incluster.config.kubeconfig.select",
-    "pytest_incluster.access.grammar.parse_entry",
-}
 
 
 def _module_name(path: Path) -> str:
@@ -205,12 +199,7 @@ def test_no_import_circles() -> None:
 
 
 def test_no_function_over_80_lines() -> None:
-    found = long_functions(_modules())
-    assert [f for f in found if f.split(":")[0] not in KNOWN_LONG] == []
-
-
-def test_the_long_functions_list_is_current() -> None:
-    assert {f.split(":")[0] for f in long_functions(_modules())} == KNOWN_LONG
+    assert long_functions(_modules()) == []
 
 
 def client_duck_typing(modules: dict[str, Path]) -> list[str]:
