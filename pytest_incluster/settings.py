@@ -88,10 +88,18 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "retries",
-        "retries for idempotent requests on 429/503/connection errors (default 3).",
+        "retries for idempotent requests on 429/503 and refused or reset connections; "
+        "timeouts are not retried (default 3).",
         metavar="N",
     ),
     Setting("concurrency", "access checks in flight at once (default 16).", metavar="N"),
+    Setting(
+        "unreachable_after",
+        "after N requests in a row got no answer from the API server, fail further requests "
+        "at once instead of waiting for each to time out; the server is tried again 5 s after "
+        "the last attempt, and used again once it answers. 0 turns this off (default 2).",
+        metavar="N",
+    ),
     Setting(
         "trust_env",
         "honour HTTP(S)_PROXY, NO_PROXY and SSL_CERT_FILE from the environment.",
@@ -144,6 +152,7 @@ DEFAULTS: dict[str, Any] = {
     "timeout": "30",
     "retries": "3",
     "concurrency": "16",
+    "unreachable_after": "2",
     "access_files": ["*.access.yaml"],
     "local_as": "default/default",
 }
@@ -201,6 +210,7 @@ NUMBERS: dict[str, tuple[type[int] | type[float], int]] = {
     "timeout": (float, 1),
     "retries": (int, 0),
     "concurrency": (int, 1),
+    "unreachable_after": (int, 0),
 }
 
 
