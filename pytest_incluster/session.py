@@ -42,7 +42,7 @@ def configure(config: pytest.Config) -> None:
     from pytest_incluster import fixtures
     from pytest_incluster.report import plugin as report_plugin
     from pytest_incluster.report.redact import Redactor
-    from pytest_incluster.settings import get_setting, options_from_pytest, validate
+    from pytest_incluster.settings import get_setting, listing_only, options_from_pytest, validate
 
     validate(config)
     state = SessionState(options=options_from_pytest(config), redactor=Redactor())
@@ -50,7 +50,7 @@ def configure(config: pytest.Config) -> None:
     config.pluginmanager.register(fixtures, "incluster-fixtures")
     config.pluginmanager.register(ExpectationHooks(config), "incluster-expectations")
     config.pluginmanager.register(SessionHooks(config), "incluster-session")
-    if get_setting(config, "local").value:
+    if get_setting(config, "local").value and not listing_only(config):
         from pytest_incluster import localmode
 
         localmode.configure(config)
@@ -155,7 +155,12 @@ class ExpectationHooks:
     ``impersonate`` do when a test runs, and the access-summary row of each marked test."""
 
     def __init__(self, config: pytest.Config) -> None:
+        from pytest_incluster.settings import listing_only
+
         self.config = config
+        # --setup-plan runs the setup hooks (not the fixtures): impersonation must not ask the
+        # server then.
+        self.listing = listing_only(config) is not None
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         problems = []
@@ -177,7 +182,7 @@ class ExpectationHooks:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         spec = item.stash.get(IMPERSONATE_KEY, None)
-        if spec is None:
+        if spec is None or self.listing:
             return (yield)
         from pytest_incluster.access.impersonation import (
             FIXTURE,

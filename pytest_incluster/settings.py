@@ -284,3 +284,25 @@ def validate(config: pytest.Config) -> None:
         number(config, name)
     check_namespace(config)
     check_local_only(config)
+
+
+# pytest options that list what would run and run nothing (attribute on config.option -> flag).
+_LISTING_OPTIONS = (
+    ("collectonly", "--collect-only"),
+    ("showfixtures", "--fixtures"),
+    ("show_fixtures_per_test", "--fixtures-per-test"),
+    ("setupplan", "--setup-plan"),
+)
+
+
+def listing_only(config: pytest.Config) -> str | None:
+    """The pytest flag that makes this run list tests without running any, else None.
+
+    Such a run must not contact the cluster (the header does not ask the server, no local
+    control plane is started, no report is stored): listing a suite works on a machine
+    without one, and costs no time when the cluster is slow or gone.
+    """
+    for attribute, flag in _LISTING_OPTIONS:
+        if getattr(config.option, attribute, False):
+            return flag
+    return None

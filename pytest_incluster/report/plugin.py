@@ -39,6 +39,7 @@ from pytest_incluster.report.upload import (
     name_problem,
     upload_report,
 )
+from pytest_incluster.settings import listing_only
 from pytest_incluster.state import SessionState, get_state
 
 if TYPE_CHECKING:
@@ -348,7 +349,12 @@ class ReportPlugin:
         files = self._written_files()
         for path in files.values():
             self._sweep(path)
-        if self.configmap:
+        listing = listing_only(self.config)
+        if self.configmap and listing:
+            self.notes.append(
+                f"{CONFIGMAP_FLAG} {self.configmap}: not stored, {listing} runs no tests"
+            )
+        elif self.configmap:
             self._upload(files, self._summary(session))
             if not self.stored_in and files:
                 where = " and ".join(str(path) for path in files.values())
