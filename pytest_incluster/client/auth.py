@@ -38,6 +38,33 @@ def _set_bearer(request: httpx.Request, token: Secret | None) -> None:
         request.headers["Authorization"] = f"Bearer {token.reveal()}"
 
 
+def read_token_file(path: Path) -> Secret:
+    """The token in ``path``, stripped; :class:`TokenFileError` (one paragraph, the plugin's
+    own) when the file cannot be read or is empty, never a bare ``OSError``.
+
+    The reason is in parentheses, not after a colon: ``.../token: No such file`` reads like a
+    ``token: value`` pair, and the report's redaction would mask the reason as a secret.
+    """
+    try:
+        token = Secret(path.read_text(encoding="utf-8", errors="replace").strip())
+    except OSError as exc:
+        raise TokenFileError(
+            f"Cannot read the bearer token file {path} ({exc.strerror or exc}). Check "
+            "that the file is mounted and readable (a pod's service-account token is "
+            "mounted unless automountServiceAccountToken is false), or pass "
+            "--incluster-token-file.",
+            anchor="token-file",
+        ) from None
+    if not token:
+        raise TokenFileError(
+            f"The bearer token file {path} is empty. Check that the file is mounted and "
+            "written (a pod's service-account token is mounted unless "
+            "automountServiceAccountToken is false), or pass --incluster-token-file.",
+            anchor="token-file",
+        )
+    return token
+
+
 class TokenFileAuth(httpx.Auth):
     """Bearer token read from a file, re-read as it rotates.
 
@@ -75,24 +102,7 @@ class TokenFileAuth(httpx.Auth):
         return f"TokenFileAuth(path={str(self.path)!r})"
 
     def _read(self) -> Secret:
-        try:
-            token = Secret(self.path.read_text(encoding="utf-8", errors="replace").strip())
-        except OSError as exc:
-            raise TokenFileError(
-                f"Cannot read the bearer token file {self.path}: {exc.strerror or exc}. Check "
-                "that the file is mounted and readable (a pod's service-account token is "
-                "mounted unless automountServiceAccountToken is false), or pass "
-                "--incluster-token-file.",
-                anchor="token-file",
-            ) from None
-        if not token:
-            raise TokenFileError(
-                f"The bearer token file {self.path} is empty. Check that the file is mounted and "
-                "written (a pod's service-account token is mounted unless "
-                "automountServiceAccountToken is false), or pass --incluster-token-file.",
-                anchor="token-file",
-            )
-        return token
+        return read_token_file(self.path)
 
     def _reload(self) -> Secret | None:
         """Re-read the file (lock held); on failure keep the previous token if there is one."""
