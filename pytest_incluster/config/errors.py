@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-README_TROUBLESHOOTING = "https://github.com/pytest-incluster/pytest-incluster#troubleshooting"
-
 
 class ConfigError(Exception):
     """A configuration problem the user can fix; ``str()`` is the whole user-facing message.
