@@ -213,8 +213,9 @@ class ReportPlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
-        # Before the first test (and under xdist, whose controller collects nothing).
-        if self.configmap and not self.is_worker:
+        # Before the first test (and under xdist, whose controller collects nothing). A run
+        # that only lists tests stores nothing, so it does not ask.
+        if self.configmap and not self.is_worker and not listing_only(self.config):
             self._refuse_foreign_configmap(self.configmap)
         return (yield)
 
