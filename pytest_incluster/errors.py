@@ -14,7 +14,7 @@ TROUBLESHOOTING = "troubleshooting"
 
 
 def help_url(anchor: str) -> str:
-    """The README link for ``anchor``: ``README.md#anchor``."""
+    """The README link for ``anchor``, e.g. ``README.md#token-file``."""
     return f"{README}#{anchor}"
 
 

@@ -104,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "assets":
             return run_assets(args.dir, args.kubernetes_version)
+        from pytest_incluster.local.extra import require_local_extra
+
+        require_local_extra()
         state_dir: Path = (args.dir or default_cluster_dir()).resolve()
         if args.action == "up":
             return up(state_dir, args.apply)

@@ -28,6 +28,7 @@ from pytest_incluster import __version__
 from pytest_incluster.access import review as review_module
 from pytest_incluster.access.decision import AccessDecision, AccessRequest
 from pytest_incluster.calls import CallLog
+from pytest_incluster.client.breaker import Breaker, Refusal
 from pytest_incluster.client.connect import auth_for, transport_for
 from pytest_incluster.client.errors import (
     AccessWaitTimeout,
@@ -86,12 +87,14 @@ class _Shared:
         auth: httpx.Auth | None,
         timeout: httpx.Timeout | float,
         call_log: CallLog | None,
+        breaker: Breaker,
     ) -> None:
         self.config = config
         self.transport = transport
         self.auth = auth
         self.timeout = timeout
         self.call_log = call_log
+        self.breaker = breaker
         self.tracking = TrackingState()
         self.discovery: Discovery | None = None
         self.root: K8sClient | None = None  # the client that created this family
@@ -131,6 +134,7 @@ class K8sClient(httpx.Client):
         impersonate: Impersonation | None = None,
         trust_env: bool = False,
         max_concurrency: int = 16,
+        unreachable_after: int = 0,
         _shared: _Shared | None = None,
     ) -> None:
         if _shared is None:
@@ -144,7 +148,14 @@ class K8sClient(httpx.Client):
                 policy=RetryPolicy(retries=max(0, retries), budget=_budget(timeout)),
                 call_log=call_log,
             )
-            _shared = _Shared(config, transport, auth_for(config, on_secret), timeout, call_log)
+            _shared = _Shared(
+                config,
+                transport,
+                auth_for(config, on_secret),
+                timeout,
+                call_log,
+                Breaker(max(0, unreachable_after)),
+            )
             own_transport: httpx.BaseTransport = transport
         else:
             own_transport = _Borrowed(_shared.transport)
@@ -217,13 +228,29 @@ class K8sClient(httpx.Client):
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         """Send, then raise ``ApiError`` subclasses for non-2xx and ``ApiUnreachable``/``TLSError``
-        for connection failures (``from None``: httpx's chained errors can carry headers)."""
+        for connection failures (``from None``: httpx's chained errors can carry headers).
+
+        With ``unreachable_after`` N, after N requests in a row got no answer the request is not
+        sent and ``ApiUnreachable`` is raised at once (see :mod:`.breaker`)."""
+        breaker = self._shared.breaker
+        ticket = breaker.admit()
+        if isinstance(ticket, Refusal):
+            raise ApiUnreachable(
+                self.config.server, ticket.reason, request=request, note=ticket.note
+            )
         try:
             response = super().send(request, **kwargs)
         except httpx.TransportError as exc:
-            if isinstance(exc, ApiUnreachable):
-                raise
-            raise self._unreachable(request, exc) from None
+            error = exc if isinstance(exc, ApiUnreachable) else self._unreachable(request, exc)
+            if isinstance(error, TLSError):
+                breaker.answered(ticket)  # it presented a certificate: the server is there
+            else:
+                breaker.unreachable(ticket, error.reason)
+            raise error from None
+        except BaseException:
+            breaker.abandoned(ticket)
+            raise
+        breaker.answered(ticket)
         if response.status_code >= 400:
             try:
                 response.read()

@@ -228,15 +228,27 @@ class ApiUnreachable(httpx.TransportError, InclusterError):
 
     ``str()`` is ``cannot reach the API server at URL (reason)``; the original httpx error is
     ``__cause__``-free on purpose (its traceback can hold request headers) and kept as
-    ``.reason`` text only.
+    ``.reason`` text only. ``sent`` is False when the request was not sent at all because
+    earlier ones got no answer (see :mod:`~pytest_incluster.client.breaker`); ``note`` then
+    says so after the last real failure's message.
     """
 
     anchor = "cannot-reach"
 
-    def __init__(self, server: str, reason: str, *, request: httpx.Request | None = None) -> None:
+    def __init__(
+        self,
+        server: str,
+        reason: str,
+        *,
+        request: httpx.Request | None = None,
+        note: str = "",
+    ) -> None:
         self.server = server
         self.reason = clean_text(reason, 500)
-        super().__init__(self._message(), request=request)
+        self.note = note
+        self.sent = not note
+        message = self._message()
+        super().__init__(f"{message}; {note}" if note else message, request=request)
 
     def _message(self) -> str:
         return f"cannot reach the API server at {self.server} ({self.reason})"

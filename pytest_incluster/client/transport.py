@@ -5,10 +5,16 @@ Rules (client-go's, research notes §3.1, made stricter where a test runner need
 * 429 and 503 are retried on idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE), waiting
   ``max(Retry-After, backoff)``. POST and PATCH are retried on 429 only when the server sent a
   ``Retry-After`` (API Priority and Fairness rejected the request before running it).
-* Connection failures before anything was sent (connect error or connect timeout) are retried
-  for every method; a reset or protocol error after sending only for idempotent methods.
-* TLS verification failures, read timeouts, 401, 403 and every other status are never retried:
-  they do not get better by asking again, and a 403 is a test result, not a glitch.
+* A connection that failed before anything was sent (refused, unresolvable) is retried for every
+  method; a reset or protocol error after sending only for idempotent methods.
+* Timeouts are never retried. A read timeout may mean the request ran. A connect timeout (no
+  TCP or TLS answer within the connect timeout, during which the kernel already resends its
+  SYN) costs that whole timeout again for each retry, and a server that let it run out is
+  rarely there a moment later: against a server that accepts connections but never answers,
+  retrying turned each request into 20 s of waiting. A restarting API server refuses
+  connections instead, and that is retried.
+* TLS verification failures, 401, 403 and every other status are never retried: they do not get
+  better by asking again, and a 403 is a test result, not a glitch.
 * Backoff is exponential with jitter and a cap; the whole series stays inside ``budget`` seconds
   (waits that would overrun it are not started), and at most ``retries`` extra attempts are made.
 
@@ -36,7 +42,7 @@ RETRY_STATUS = frozenset({429, 503})
 # caches are filled, and answers 401/403 meanwhile. Only right after this request lost its
 # connection are these taken as "still starting" and retried (within the same bounds).
 STARTUP_STATUS = frozenset({401, 403})
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+_NOT_SENT = (httpx.ConnectError,)
 _LOST_AFTER_SEND = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 _STRIPPED_HEADERS = {b"content-encoding", b"content-length", b"transfer-encoding"}
 

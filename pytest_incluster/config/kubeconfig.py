@@ -105,10 +105,10 @@ class Selection:
     client_key_file: Path | None
 
 
-def _fail(path: Path, home: Path, problem: str, fix: str) -> ConfigError:
-    return ConfigError(
-        f"kubeconfig {display_path(path, home)}: {problem}. {fix}", anchor="kubeconfig"
-    )
+def _fail(
+    path: Path, home: Path, problem: str, fix: str, *, anchor: str = "kubeconfig"
+) -> ConfigError:
+    return ConfigError(f"kubeconfig {display_path(path, home)}: {problem}. {fix}", anchor=anchor)
 
 
 def _named_list(
@@ -322,6 +322,7 @@ def _user_credentials(
                 home,
                 f"{uwhere} authenticates with {what}, which pytest-incluster does not support",
                 _AUTH_FIX,
+                anchor="unsupported-credentials",
             )
     token: Secret | None = None
     token_file = None

@@ -185,7 +185,9 @@ def ensure_service_account(cp: ControlPlane, namespace: str, name: str) -> None:
     if response.status_code == 404:
         raise ProvisionError(
             f"Cannot create service account {namespace}/{name}: namespace {namespace} does not "
-            "exist. Create it first (ensure_namespace, or `--create` on the command line)."
+            "exist. Create the namespace first: add --create to `pytest-incluster cluster "
+            "serviceaccount`, or run `kubectl --kubeconfig "
+            f"{cp.admin_kubeconfig} create namespace {namespace}`."
         )
     if response.status_code not in (200, 201, 202, 409):
         raise ProvisionError(
@@ -218,8 +220,10 @@ def request_token(
     if response.status_code == 404:
         raise ProvisionError(
             f"Cannot request a token for service account {namespace}/{name}: it does not exist "
-            f"({_status_message(response)}). Create it first (ensure_service_account, or "
-            "`--create` on the command line)."
+            f"({_status_message(response)}). Create it first: add --create to "
+            "`pytest-incluster cluster serviceaccount` (it creates the namespace too), or run "
+            f"`kubectl --kubeconfig {cp.admin_kubeconfig} create serviceaccount {name} -n "
+            f"{namespace}`."
         )
     if response.status_code not in (200, 201):
         raise ProvisionError(

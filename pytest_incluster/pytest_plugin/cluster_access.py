@@ -65,6 +65,7 @@ def session_client(config: pytest.Config) -> K8sClient:
         on_secret=state.redactor.add_secret,
         trust_env=bool(get_setting(config, "trust_env").value),
         max_concurrency=int(number(config, "concurrency")),
+        unreachable_after=int(number(config, "unreachable_after")),
     )
     state.client = client
     return client

@@ -47,7 +47,12 @@ class ExpectationHooks:
     ``impersonate`` do when a test runs, and the access-summary row of each marked test."""
 
     def __init__(self, config: pytest.Config) -> None:
+        from pytest_incluster.pytest_plugin.settings import listing_only
+
         self.config = config
+        # --setup-plan runs the setup hooks (not the fixtures): impersonation must not ask the
+        # server then.
+        self.listing = listing_only(config) is not None
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         problems = []
@@ -69,7 +74,7 @@ class ExpectationHooks:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         spec = item.stash.get(IMPERSONATE_KEY, None)
-        if spec is None:
+        if spec is None or self.listing:
             return (yield)
         from pytest_incluster.pytest_plugin.impersonate_marker import (
             FIXTURE,

@@ -47,12 +47,19 @@ def k8s_token(pytestconfig: pytest.Config, k8s_config: ClusterConfig) -> str:
     """The current bearer token, read now (so a rotated token is seen); empty if none is used.
 
     Function-scoped on purpose: a session-scoped value would go stale when the kubelet rotates
-    the projected token. Treat it as a secret; the report redacts it wherever it appears.
+    the projected token. Treat it as a secret; the report redacts it wherever it appears. A
+    token file that has gone or is empty errors the test with the plugin's message for it.
     """
     token = ""
     if k8s_config.token_file is not None:
         source = k8s_config.sources.get("token", k8s_config.source)
-        token = read_token_file(k8s_config.token_file, source, fix=_REREAD_FIX).reveal()
+        error: ConfigError | None = None
+        try:
+            token = read_token_file(k8s_config.token_file, source, fix=_REREAD_FIX).reveal()
+        except ConfigError as exc:
+            error = exc
+        if error is not None:  # outside the except block: no chained traceback
+            fail_without_cluster(pytestconfig, error)
     elif k8s_config.token is not None:
         token = k8s_config.token.reveal()
     if token:

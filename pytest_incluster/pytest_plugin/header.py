@@ -5,6 +5,7 @@ the most common reason an access suite proves nothing, and the header is where p
 Failures never abort the run; they are shown in the line and left to the tests to report.
 pytest prints no header under ``-q`` or ``--no-header``; the warnings it would have carried are
 then printed at the end of the run (:func:`unshown_warnings`).
+A run that only lists tests (``--collect-only`` and the like) connects nowhere.
 """
 
 from __future__ import annotations
@@ -19,17 +20,27 @@ from pytest_incluster.pytest_plugin.cluster_access import (
     runner_identity,
     session_client,
 )
-from pytest_incluster.pytest_plugin.state import get_state
+from pytest_incluster.pytest_plugin.settings import get_setting, listing_only
+from pytest_incluster.pytest_plugin.state import SessionState, get_state
 
 
 def header_lines(config: pytest.Config) -> list[str]:
     """``incluster: server ... | kubernetes ... | identity ... | namespace ... | source ...``."""
     state = get_state(config)
+    listing = listing_only(config)
+    if listing and get_setting(config, "local").value:
+        return [f"incluster: --incluster-local: no control plane started ({listing} runs no tests)"]
     try:
         resolved = cluster_config(config)
     except ConfigError as exc:
         first = str(exc).split(". ")[0]
         return [f"incluster: no cluster ({first}); tests that need one will error"]
+    if listing:
+        line = (
+            f"incluster: server {resolved.server} | namespace {resolved.namespace} | source "
+            f"{resolved.source} (not contacted: {listing} runs no tests)"
+        )
+        return _with_warnings(state, [line])
     version = identity = "unknown"
     try:
         client = session_client(config)
@@ -54,11 +65,16 @@ def header_lines(config: pytest.Config) -> list[str]:
             version = f"unknown ({problem})"  # the server answered, e.g. 401 for a bad token
         else:
             identity = f"unknown ({problem})"
-    lines = [
+    line = (
         f"incluster: server {resolved.server} | kubernetes {version} | identity {identity} | "
         f"namespace {resolved.namespace} | source {resolved.source}"
-    ]
-    lines.extend(f"incluster WARNING: {w}" for w in state.warnings)
+    )
+    return _with_warnings(state, [line])
+
+
+def _with_warnings(state: SessionState, lines: list[str]) -> list[str]:
+    """``lines`` and then the session's warnings, which count as shown from now on."""
+    lines = lines + [f"incluster WARNING: {w}" for w in state.warnings]
     state.shown_warnings.update(state.warnings)
     return lines
 

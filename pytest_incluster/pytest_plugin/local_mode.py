@@ -35,6 +35,12 @@ def configure(config: pytest.Config) -> None:
         server, sa_dir = workerinput[_WORKER_KEY]
     else:
         from pytest_incluster.local.errors import LocalError
+        from pytest_incluster.local.extra import require_local_extra
+
+        try:
+            require_local_extra()
+        except LocalError as exc:
+            raise pytest.UsageError(f"--incluster-local: {exc}") from None
         from pytest_incluster.local.shared_plane import start_local_session
 
         dir_setting = get_setting(config, "local_dir").value

@@ -22,6 +22,7 @@ import pytest
 
 from pytest_incluster.access.decision import AccessOutcome
 from pytest_incluster.calls import ApiCall
+from pytest_incluster.pytest_plugin.settings import listing_only
 from pytest_incluster.pytest_plugin.state import SessionState, get_state
 from pytest_incluster.pytest_plugin.xdist import is_xdist_worker
 from pytest_incluster.report.ending import RunEnd, RunningTest, interrupt_cause, run_end
@@ -215,8 +216,9 @@ class ReportPlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
-        # Before the first test (and under xdist, whose controller collects nothing).
-        if self.configmap and not self.is_worker:
+        # Before the first test (and under xdist, whose controller collects nothing). A run
+        # that only lists tests stores nothing, so it does not ask.
+        if self.configmap and not self.is_worker and not listing_only(self.config):
             self._refuse_foreign_configmap(self.configmap)
         return (yield)
 
@@ -351,7 +353,12 @@ class ReportPlugin:
         files = self._written_files()
         for path in files.values():
             self._sweep(path)
-        if self.configmap:
+        listing = listing_only(self.config)
+        if self.configmap and listing:
+            self.notes.append(
+                f"{CONFIGMAP_FLAG} {self.configmap}: not stored, {listing} runs no tests"
+            )
+        elif self.configmap:
             self._upload(files, self._summary(session))
             if not self.stored_in and files:
                 where = " and ".join(str(path) for path in files.values())

@@ -20,7 +20,12 @@ def configure(config: pytest.Config) -> None:
     from pytest_incluster.pytest_plugin import fixtures
     from pytest_incluster.pytest_plugin import report_hooks as report_plugin
     from pytest_incluster.pytest_plugin.expectations import ExpectationHooks
-    from pytest_incluster.pytest_plugin.settings import get_setting, options_from_pytest, validate
+    from pytest_incluster.pytest_plugin.settings import (
+        get_setting,
+        listing_only,
+        options_from_pytest,
+        validate,
+    )
     from pytest_incluster.report.redact import Redactor
 
     validate(config)
@@ -29,7 +34,7 @@ def configure(config: pytest.Config) -> None:
     config.pluginmanager.register(fixtures, "incluster-fixtures")
     config.pluginmanager.register(ExpectationHooks(config), "incluster-expectations")
     config.pluginmanager.register(SessionHooks(config), "incluster-session")
-    if get_setting(config, "local").value:
+    if get_setting(config, "local").value and not listing_only(config):
         from pytest_incluster.pytest_plugin import local_mode as localmode
 
         localmode.configure(config)

@@ -88,10 +88,18 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "retries",
-        "retries for idempotent requests on 429/503/connection errors (default 3).",
+        "retries for idempotent requests on 429/503 and refused or reset connections; "
+        "timeouts are not retried (default 3).",
         metavar="N",
     ),
     Setting("concurrency", "access checks in flight at once (default 16).", metavar="N"),
+    Setting(
+        "unreachable_after",
+        "after N requests in a row got no answer from the API server, fail further requests "
+        "at once instead of waiting for each to time out; the server is tried again 5 s after "
+        "the last attempt, and used again once it answers. 0 turns this off (default 2).",
+        metavar="N",
+    ),
     Setting(
         "trust_env",
         "honour HTTP(S)_PROXY, NO_PROXY and SSL_CERT_FILE from the environment.",
@@ -144,6 +152,7 @@ DEFAULTS: dict[str, Any] = {
     "timeout": "30",
     "retries": "3",
     "concurrency": "16",
+    "unreachable_after": "2",
     "access_files": ["*.access.yaml"],
     "local_as": "default/default",
 }
@@ -201,6 +210,7 @@ NUMBERS: dict[str, tuple[type[int] | type[float], int]] = {
     "timeout": (float, 1),
     "retries": (int, 0),
     "concurrency": (int, 1),
+    "unreachable_after": (int, 0),
 }
 
 
@@ -274,3 +284,25 @@ def validate(config: pytest.Config) -> None:
         number(config, name)
     check_namespace(config)
     check_local_only(config)
+
+
+# pytest options that list what would run and run nothing (attribute on config.option -> flag).
+_LISTING_OPTIONS = (
+    ("collectonly", "--collect-only"),
+    ("showfixtures", "--fixtures"),
+    ("show_fixtures_per_test", "--fixtures-per-test"),
+    ("setupplan", "--setup-plan"),
+)
+
+
+def listing_only(config: pytest.Config) -> str | None:
+    """The pytest flag that makes this run list tests without running any, else None.
+
+    Such a run must not contact the cluster (the header does not ask the server, no local
+    control plane is started, no report is stored): listing a suite works on a machine
+    without one, and costs no time when the cluster is slow or gone.
+    """
+    for attribute, flag in _LISTING_OPTIONS:
+        if getattr(config.option, attribute, False):
+            return flag
+    return None

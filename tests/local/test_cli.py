@@ -424,3 +424,55 @@ def test_serviceaccount_duration_sets_the_token_lifetime(
     assert "may not specify a duration less than 10 minutes" in short.stderr
     assert short.stderr.strip().count("\n") == 0
     assert not (tmp_path / "short").exists()
+
+
+def test_serviceaccount_that_does_not_exist_says_what_the_user_can_do(
+    control_plane: ControlPlane, unique_namespace: str, tmp_path: Path, k8s_assets: Path
+) -> None:
+    # The shared control plane, attached through its state directory (not stopped here).
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": str(tmp_path / "home"),
+        "KUBEBUILDER_ASSETS": str(k8s_assets),
+    }
+    done = run_cli(
+        "cluster",
+        "serviceaccount",
+        f"{unique_namespace}/ghost",
+        "--out",
+        str(tmp_path / "sa"),
+        "--dir",
+        str(control_plane.state_dir),
+        env=env,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"pytest-incluster: error: Cannot request a token for service account "
+        f'{unique_namespace}/ghost: it does not exist (HTTP 404: serviceaccounts "ghost" not '
+        "found). Create it first: add --create to `pytest-incluster cluster serviceaccount` (it "
+        f"creates the namespace too), or run `kubectl --kubeconfig {control_plane.state_dir}/"
+        f"kubeconfig create serviceaccount ghost -n {unique_namespace}`.\n"
+    )
+    # What the message tells the user to run works.
+    created = subprocess.run(
+        [
+            str(k8s_assets / "kubectl"),
+            f"--kubeconfig={control_plane.state_dir}/kubeconfig",
+            *("create", "serviceaccount", "ghost", "-n", unique_namespace),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    again = run_cli(
+        "cluster",
+        "serviceaccount",
+        f"{unique_namespace}/ghost",
+        "--out",
+        str(tmp_path / "sa"),
+        "--dir",
+        str(control_plane.state_dir),
+        env=env,
+    )
+    assert again.returncode == 0, again.stderr

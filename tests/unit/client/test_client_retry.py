@@ -171,6 +171,22 @@ def test_connect_errors_are_retried_for_every_method(method: str) -> None:
     assert calls[0].message == "ConnectError: [Errno 111] Connection refused"
 
 
+@pytest.mark.parametrize(
+    "timeout",
+    [
+        httpx.ConnectTimeout("_ssl.c:989: The handshake operation timed out"),
+        httpx.ReadTimeout("The read operation timed out"),
+    ],
+)
+def test_timeouts_are_not_retried(timeout: httpx.TimeoutException) -> None:
+    # Each retry would cost the whole timeout again (see the module docstring of transport).
+    h = Harness(timeout, ok())
+    with pytest.raises(type(timeout)):
+        h.send("GET")
+    assert h.attempts() == [(1, None)]
+    assert h.sleeps == []
+
+
 def test_reset_after_sending_is_retried_for_get_only() -> None:
     h = Harness(httpx.ReadError("[Errno 104] Connection reset by peer"), ok())
     assert h.send("GET").status_code == 200

@@ -231,6 +231,8 @@ def test_unsupported_auth_names_context_and_file(
         "or client certificate (for example a ServiceAccount token from 'kubectl create token'), "
         "pass --incluster-token-file, or run the tests inside the cluster."
     )
+    # The README section that explains exactly this, not the general kubeconfig one.
+    assert info.value.help_url == "README.md#unsupported-credentials"
 
 
 def test_explicit_token_file_replaces_an_exec_user(tmp_path: Path) -> None:

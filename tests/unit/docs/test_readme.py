@@ -7,9 +7,11 @@ table and compares. After changing a setting, print the new table with
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
+from pytest_incluster.errors import TROUBLESHOOTING
 from pytest_incluster.pytest_plugin.settings import DEFAULTS, SETTINGS, Setting
 
 README = Path(__file__).resolve().parents[3] / "README.md"
@@ -79,17 +81,98 @@ def test_readme_settings_table_matches_settings_py() -> None:
     )
 
 
-def test_every_error_anchor_has_a_troubleshooting_section() -> None:
-    """``ConfigError(..., anchor="x")`` and ``anchor = "x"`` link to ``README.md#x``: it exists."""
+def readme_anchors(text: str) -> set[str]:
+    """Anchors a reader's browser finds in README.md: ``<a id>`` tags and GitHub's heading ids."""
+    explicit = set(re.findall(r'<a id="([^"]+)"></a>', text))
+    headings = set()
+    for title in re.findall(r"^#{1,6} (.+)$", text, re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+        headings.add(slug)
+    return explicit | headings
+
+
+# Named anchors the package uses as defaults (pytest_incluster/errors.py).
+CONSTANTS = {"TROUBLESHOOTING": TROUBLESHOOTING}
+
+
+def emitted_anchors() -> dict[str, list[str]]:
+    """Every ``README.md#anchor`` the package can put in a message, with where it comes from:
+    ``anchor=`` arguments, ``anchor`` parameter defaults (``ConfigError``'s own included) and
+    literal ``README.md#...`` text."""
     package = README.parent / "pytest_incluster"
-    anchors = {
-        anchor
-        for path in package.rglob("*.py")
-        for anchor in re.findall(r'anchor ?= ?"([^"]+)"', path.read_text())
-    }
+    found: dict[str, list[str]] = {}
+    for path in sorted(package.rglob("*.py")):
+        where = str(path.relative_to(README.parent))
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            values: list[ast.expr] = []
+            if isinstance(node, ast.Call):
+                values = [k.value for k in node.keywords if k.arg == "anchor"]
+            elif isinstance(node, ast.FunctionDef):
+                arguments = node.args
+                positional = arguments.posonlyargs + arguments.args
+                pairs = list(
+                    zip(
+                        positional[len(positional) - len(arguments.defaults) :],
+                        arguments.defaults,
+                        strict=True,
+                    )
+                )
+                pairs += [
+                    (arg, default)
+                    for arg, default in zip(
+                        arguments.kwonlyargs, arguments.kw_defaults, strict=True
+                    )
+                    if default is not None
+                ]
+                values = [default for arg, default in pairs if arg.arg == "anchor"]
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(isinstance(t, ast.Name) and t.id == "anchor" for t in targets):
+                    values = [node.value] if node.value is not None else []
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for anchor in re.findall(r"README\.md#([\w-]+)", node.value):
+                    found.setdefault(anchor, []).append(f"{where}:{node.lineno}")
+            for value in values:
+                if isinstance(value, ast.Name) and value.id == "anchor":
+                    continue  # handed on from a parameter whose default is collected
+                if isinstance(value, ast.Name) and value.id in CONSTANTS:
+                    value = ast.Constant(CONSTANTS[value.id], lineno=value.lineno)
+                assert isinstance(value, ast.Constant), f"{where}:{value.lineno}: not a literal"
+                found.setdefault(str(value.value), []).append(f"{where}:{value.lineno}")
+    return found
+
+
+def test_every_anchor_the_package_links_exists_in_the_readme() -> None:
+    """Errors link users to ``README.md#anchor``; every such anchor must exist."""
+    emitted = emitted_anchors()
+    present = readme_anchors(README.read_text())
+    missing = {anchor: where for anchor, where in emitted.items() if anchor not in present}
+    assert not missing, f"README.md has no section for {missing}"
+
+
+def test_the_anchor_scan_sees_the_links() -> None:
+    """The control: the scan finds the anchors that messages link to, defaults included."""
+    emitted = emitted_anchors()
+    assert {"troubleshooting", "kubeconfig", "unsupported-credentials", "token-file"} <= set(
+        emitted
+    )
+    assert "no-such-section" not in readme_anchors(README.read_text())
+
+
+def test_every_link_inside_the_readme_has_its_anchor() -> None:
     text = README.read_text()
-    missing = sorted(a for a in anchors if f'<a id="{a}"></a>' not in text)
-    assert not missing, f"README.md has no section for anchors {missing}"
+    present = readme_anchors(text)
+    missing = sorted(set(re.findall(r"\]\(#([^)]+)\)", text)) - present)
+    assert not missing, f"README.md links to missing anchors {missing}"
+
+
+def test_the_unsupported_credentials_section_explains_exec_plugins() -> None:
+    """The exec-plugin error links ``#unsupported-credentials``; that section is about it."""
+    text = README.read_text()
+    section = text.split('<a id="unsupported-credentials"></a>', 1)[1].split("<a id=", 1)[0]
+    assert "exec credential plugin" in section
+    assert "--incluster-token-file" in section
 
 
 def test_every_environment_entry_names_a_setting() -> None:

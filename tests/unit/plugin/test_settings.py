@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from tests.support.certs import self_signed_ca
+from tests.support.listener import SilentListener
 
 SHOW = """
 from pytest_incluster.pytest_plugin.state import get_state
@@ -132,3 +137,45 @@ def test_local_ini_keys_without_local_are_kept_for_local_runs(pytester: pytest.P
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
+
+
+def test_bad_unreachable_after_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest("--incluster-unreachable-after=-1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --incluster-unreachable-after (from --incluster-unreachable-after) must be "
+            "zero or a positive whole number, got '-1'. Fix the value, or remove it to use the "
+            "default 2."
+        ]
+    )
+
+
+def test_unreachable_after_from_the_ini_file_is_used(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """With ``incluster_unreachable_after = 1`` only the header's request reaches a server that
+    never answers; both tests then fail without a connection."""
+    token = tmp_path / "token"
+    token.write_text("ini-test-token-0123456789")
+    ca = tmp_path / "ca.crt"
+    ca.write_bytes(self_signed_ca("ini-ca")[0])
+    pytester.makepyfile(
+        "def test_one(k8s):\n    k8s.get('/version')\n\n"
+        "def test_two(k8s):\n    k8s.get('/version')\n"
+    )
+    with SilentListener() as silent:
+        pytester.makeini(
+            "[pytest]\n"
+            "incluster_unreachable_after = 1\n"
+            "incluster_timeout = 1\n"
+            f"incluster_server = {silent.url}\n"
+            f"incluster_token_file = {token}\n"
+            f"incluster_ca_file = {ca}\n"
+        )
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+        connections = silent.connections
+    result.assert_outcomes(failed=2)
+    assert connections == 1
+    assert result.stdout.str().count("; not sent: the last request got no answer") == 2
