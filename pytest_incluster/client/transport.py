@@ -7,12 +7,14 @@ Rules (client-go's, research notes §3.1, made stricter where a test runner need
   ``Retry-After`` (API Priority and Fairness rejected the request before running it).
 * A connection that failed before anything was sent (refused, unresolvable) is retried for every
   method; a reset or protocol error after sending only for idempotent methods.
-* Timeouts are never retried. A read timeout may mean the request ran. A connect timeout (no
-  TCP or TLS answer within the connect timeout, during which the kernel already resends its
-  SYN) costs that whole timeout again for each retry, and a server that let it run out is
-  rarely there a moment later: against a server that accepts connections but never answers,
-  retrying turned each request into 20 s of waiting. A restarting API server refuses
-  connections instead, and that is retried.
+* Read timeouts are never retried: the request may have run. A connect timeout (no TCP or TLS
+  answer within the connect timeout, during which the kernel already resends its SYN) costs
+  that whole timeout again for each retry, and a server that never answered is rarely there a
+  moment later: against a server that accepts connections but never answers, retrying turned
+  each request into 20 s of waiting, so it is not retried. The one exception: a server that
+  answered this client within the last ``RECENT_ANSWER_S`` seconds and now lets a connect time
+  out is most likely restarting (a loaded kube-apiserver can open its port seconds before it
+  completes TLS handshakes), so that request gets exactly one more attempt.
 * TLS verification failures, 401, 403 and every other status are never retried: they do not get
   better by asking again, and a 403 is a test result, not a glitch.
 * Backoff is exponential with jitter and a cap; the whole series stays inside ``budget`` seconds
@@ -42,6 +44,8 @@ RETRY_STATUS = frozenset({429, 503})
 # caches are filled, and answers 401/403 meanwhile. Only right after this request lost its
 # connection are these taken as "still starting" and retried (within the same bounds).
 STARTUP_STATUS = frozenset({401, 403})
+# A connect timeout within this many seconds of the server's last answer is retried once.
+RECENT_ANSWER_S = 60.0
 _NOT_SENT = (httpx.ConnectError,)
 _LOST_AFTER_SEND = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 _STRIPPED_HEADERS = {b"content-encoding", b"content-length", b"transfer-encoding"}
@@ -127,6 +131,11 @@ class RetryTransport(httpx.BaseTransport):
         self._sleep = sleep
         self._clock = clock
         self._jitter = jitter
+        self._last_answer: float | None = None  # monotonic time of the server's last answer
+
+    def _answered_recently(self) -> bool:
+        last = self._last_answer
+        return last is not None and self._clock() - last <= RECENT_ANSWER_S
 
     def _record(
         self,
@@ -167,9 +176,13 @@ class RetryTransport(httpx.BaseTransport):
     def _replayable(request: httpx.Request) -> bool:
         return isinstance(request.stream, httpx.ByteStream)
 
-    def _error_retryable(self, request: httpx.Request, exc: httpx.TransportError) -> bool:
+    def _error_retryable(
+        self, request: httpx.Request, exc: httpx.TransportError, attempt: int
+    ) -> bool:
         if is_tls_failure(exc):
             return False
+        if isinstance(exc, httpx.ConnectTimeout):
+            return attempt == 1 and self._answered_recently()
         if isinstance(exc, _NOT_SENT):
             return True
         return isinstance(exc, _LOST_AFTER_SEND) and (
@@ -197,11 +210,12 @@ class RetryTransport(httpx.BaseTransport):
             except httpx.TransportError as exc:
                 self._record(request, None, "", f"{type(exc).__name__}: {exc}", started, attempt)
                 lost_connection = True
-                if not (may_retry and self._error_retryable(request, exc)):
+                if not (may_retry and self._error_retryable(request, exc, attempt)):
                     raise
                 if not self._wait(self._backoff(attempt), series_start):
                     raise
                 continue
+            self._last_answer = self._clock()
             if response.status_code >= 400:
                 response = _buffered(response, request)
                 _, reason, message = parse_error_body(response.status_code, response.content)

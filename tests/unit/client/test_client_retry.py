@@ -179,12 +179,51 @@ def test_connect_errors_are_retried_for_every_method(method: str) -> None:
     ],
 )
 def test_timeouts_are_not_retried(timeout: httpx.TimeoutException) -> None:
-    # Each retry would cost the whole timeout again (see the module docstring of transport).
+    # Each retry would cost the whole timeout again (see the module docstring of transport);
+    # this server never answered, so nothing suggests it is merely restarting.
     h = Harness(timeout, ok())
     with pytest.raises(type(timeout)):
         h.send("GET")
     assert h.attempts() == [(1, None)]
     assert h.sleeps == []
+
+
+def handshake_timeout() -> httpx.ConnectTimeout:
+    return httpx.ConnectTimeout("_ssl.c:989: The handshake operation timed out")
+
+
+def test_a_connect_timeout_right_after_an_answer_gets_one_more_attempt() -> None:
+    # The server answered a moment ago: it is most likely restarting, not gone.
+    h = Harness(ok(), handshake_timeout(), ok())
+    assert h.send("GET").status_code == 200
+    h.now += 10.0
+    assert h.send("GET").status_code == 200
+    assert h.attempts() == [(1, 200), (1, None), (2, 200)]
+
+
+def test_a_connect_timeout_is_retried_only_once_even_after_an_answer() -> None:
+    h = Harness(ok(), handshake_timeout(), handshake_timeout(), ok())
+    h.send("GET")
+    with pytest.raises(httpx.ConnectTimeout):
+        h.send("GET")
+    assert h.attempts() == [(1, 200), (1, None), (2, None)]
+
+
+def test_a_connect_timeout_long_after_the_last_answer_is_not_retried() -> None:
+    h = Harness(ok(), handshake_timeout(), ok())
+    h.send("GET")
+    h.now += 61.0
+    with pytest.raises(httpx.ConnectTimeout):
+        h.send("GET")
+    assert h.attempts() == [(1, 200), (1, None)]
+
+
+def test_a_read_timeout_is_not_retried_even_after_an_answer() -> None:
+    h = Harness(ok(), httpx.ReadTimeout("The read operation timed out"), ok())
+    h.send("GET")
+    with pytest.raises(httpx.ReadTimeout):
+        h.send("GET")
+    assert h.attempts() == [(1, 200), (1, None)]
 
 
 def test_reset_after_sending_is_retried_for_get_only() -> None:
