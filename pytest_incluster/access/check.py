@@ -18,7 +18,6 @@ runners should not need that grant just to be tested).
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -26,6 +25,7 @@ from typing import Any, Literal
 
 import httpx
 
+from pytest_incluster.access.client_protocol import AccessClient
 from pytest_incluster.access.decision import AccessDecision, AccessRequest
 from pytest_incluster.access.grammar import CheckSpec, parse_entry
 from pytest_incluster.access.matrix import Mode, Subject
@@ -76,34 +76,8 @@ class CheckResult:
         )
 
 
-_DISCOVERIES: weakref.WeakKeyDictionary[Any, Discovery] = weakref.WeakKeyDictionary()
-_DISCOVERIES_LOCK = threading.Lock()
-
-
-def _discovery_for(
-    client: httpx.Client, cache: weakref.WeakKeyDictionary[Any, Discovery]
-) -> Discovery:
-    """The client's own shared discovery if it offers one, else one cached per client."""
-    offered = getattr(client, "discovery", None)
-    if callable(offered):
-        offered = offered()
-    if isinstance(offered, Discovery):
-        return offered
-    found = cache.get(client)
-    if found is None:
-        found = cache[client] = Discovery(client)
-    return found
-
-
-def _client_namespace(client: httpx.Client, fallback: str | None) -> str:
-    namespace = getattr(client, "namespace", None)
-    if isinstance(namespace, str) and namespace:
-        return namespace
-    config = getattr(client, "cluster_config", None) or getattr(client, "config", None)
-    namespace = getattr(config, "namespace", None)
-    if isinstance(namespace, str) and namespace:
-        return namespace
-    return fallback or "default"
+def _client_namespace(client: AccessClient, fallback: str | None) -> str:
+    return client.namespace or fallback or "default"
 
 
 def _error_text(exc: BaseException, subject: Subject) -> str:
@@ -120,14 +94,15 @@ def _error_text(exc: BaseException, subject: Subject) -> str:
 class AccessChecker:
     """Evaluates batches of checks concurrently, with a session-wide answer cache.
 
-    ``client_factory`` returns the runner's authenticated client; it is called once, on the
-    first batch (so a missing cluster fails the items that need it, not collection). To ask as
-    another subject the client's ``impersonate(user, groups)`` is used, as ``K8sClient`` offers.
+    ``client_factory`` returns the runner's authenticated client (an :class:`AccessClient`, in
+    practice a ``K8sClient``); it is called once, on the first batch (so a missing cluster fails
+    the items that need it, not collection). To ask as another subject the client's
+    ``impersonate(user, groups)`` is used; the client's own ``discovery()`` resolves types.
     """
 
     def __init__(
         self,
-        client_factory: Callable[[], httpx.Client],
+        client_factory: Callable[[], AccessClient],
         *,
         max_in_flight: int = MAX_IN_FLIGHT,
         reviewer: Reviewer = ssar_review,
@@ -138,16 +113,16 @@ class AccessChecker:
         self._reviewer = reviewer
         self._default_namespace = default_namespace
         self._lock = threading.Lock()
-        self._client: httpx.Client | None = None
+        self._client: AccessClient | None = None
         self._discovery: Discovery | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._clients: dict[Subject, httpx.Client] = {}
+        self._clients: dict[Subject, AccessClient] = {}
         self._answers: dict[Hashable, Future[Any]] = {}
         self.round_trips = 0  # questions actually sent (cache misses), for tests and the report
 
     # ---- plumbing ------------------------------------------------------------------------
 
-    def _runner(self) -> httpx.Client:
+    def _runner(self) -> AccessClient:
         with self._lock:
             if self._client is None:
                 self._client = self._client_factory()
@@ -166,15 +141,14 @@ class AccessChecker:
         client = self._runner()
         with self._lock:
             if self._discovery is None:
-                with _DISCOVERIES_LOCK:
-                    self._discovery = _discovery_for(client, _DISCOVERIES)
+                self._discovery = client.discovery()
             return self._discovery
 
     def runner_namespace(self) -> str:
         """The namespace checks use when neither the entry nor the document names one."""
         return _client_namespace(self._runner(), self._default_namespace)
 
-    def client_for(self, subject: Subject) -> httpx.Client:
+    def client_for(self, subject: Subject) -> AccessClient:
         """The runner's client, or one impersonating ``subject`` (made once per subject)."""
         runner = self._runner()
         if subject.user is None:
@@ -182,13 +156,7 @@ class AccessChecker:
         with self._lock:
             found = self._clients.get(subject)
             if found is None:
-                impersonate = getattr(runner, "impersonate", None)
-                if impersonate is None:
-                    raise TypeError(
-                        f"{type(runner).__name__} has no impersonate(user, groups); access "
-                        "checks with 'as:' need the plugin's K8sClient"
-                    )
-                found = self._clients[subject] = impersonate(subject.user, subject.groups)
+                found = self._clients[subject] = runner.impersonate(subject.user, subject.groups)
             return found
 
     def _ask(self, key: Hashable, question: Callable[[], Any]) -> Future[Any]:
@@ -369,7 +337,7 @@ class AccessChecker:
 
 
 def check_access(
-    client: httpx.Client,
+    client: AccessClient,
     entry: str,
     *,
     namespace: str | None = None,
@@ -385,10 +353,8 @@ def check_access(
     and say so in the decision's ``note``.
     """
     spec = parse_entry(entry)
-    with _DISCOVERIES_LOCK:
-        discovery = _discovery_for(client, _DISCOVERIES)
-    resolved = resolve(spec, discovery, namespace or _client_namespace(client, None))
-    subject = getattr(client, "impersonated_user", None) or ""
+    resolved = resolve(spec, client.discovery(), namespace or _client_namespace(client, None))
+    subject = client.impersonated_user or ""
     if mode == "request":
         answer = probe(client, resolved, subject=subject, impersonating=bool(subject))
         if isinstance(answer, AccessDecision):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pytest_incluster.config.names import DNS_LABEL
 from pytest_incluster.errors import InclusterError
@@ -160,49 +160,57 @@ def _unknown_verb(verb: str, known: frozenset[str], target: str) -> GrammarError
 _NEEDS_SHLEX = re.compile(r"[\"'\\#]")
 
 
-def parse_entry(text: str) -> CheckSpec:
-    """Parse one entry; raises :class:`GrammarError` with what is wrong and a correct example."""
-    if not isinstance(text, str):
-        raise GrammarError(f"an entry must be text, got {type(text).__name__}", EXAMPLES[0])
+@dataclass
+class _Words:
+    """An entry's words sorted into positional words and the flags entries accept."""
+
+    positional: list[str] = field(default_factory=list)
+    namespace: str | None = None
+    all_namespaces: bool = False
+    subresource: str | None = None
+
+
+def _split(text: str) -> list[str]:
     try:
         # shlex is only needed for quoting; plain entries (nearly all) split on whitespace.
-        words = shlex.split(text) if _NEEDS_SHLEX.search(text) else text.split()
+        return shlex.split(text) if _NEEDS_SHLEX.search(text) else text.split()
     except ValueError as exc:
         raise GrammarError(f"cannot split '{text}' into words: {exc}", EXAMPLES[1]) from None
-    positional: list[str] = []
-    namespace: str | None = None
-    all_namespaces = False
-    subresource: str | None = None
+
+
+def _sort_words(words: list[str]) -> _Words:
+    """Flags and positional words; a repeated, unknown or subject flag is an error."""
+    found = _Words()
     i = 0
     while i < len(words):
         word = words[i]
         if word in ("-A", "--all-namespaces", "--all-namespaces=true"):
-            all_namespaces = True
+            found.all_namespaces = True
             i += 1
         elif word == "--all-namespaces=false":
             i += 1
         elif word in ("-n", "--namespace") or word.startswith(("--namespace=", "-n")):
             value, i = _flag_value(words, i, "--namespace" if word.startswith("--") else "-n")
-            if namespace is not None:
+            if found.namespace is not None:
                 # kubectl silently keeps the last one; an entry must say one thing.
                 raise GrammarError(
-                    f"the namespace is given twice ('{namespace}' and '{value}'); give one "
+                    f"the namespace is given twice ('{found.namespace}' and '{value}'); give one "
                     "-n/--namespace",
                     "list pods -n shop",
                 )
-            namespace = _check_namespace(value)
+            found.namespace = _check_namespace(value)
         elif word == "--subresource" or word.startswith("--subresource="):
             value, i = _flag_value(words, i, "--subresource")
-            if subresource is not None:
+            if found.subresource is not None:
                 raise GrammarError(
-                    f"--subresource is given twice ('{subresource}' and '{value}'); give one",
+                    f"--subresource is given twice ('{found.subresource}' and '{value}'); give one",
                     "get pods --subresource=log",
                 )
             if not _SUBRESOURCE.match(value):
                 raise GrammarError(
                     f"'{value}' is not a subresource name", "get pods --subresource=log"
                 )
-            subresource = value
+            found.subresource = value
         elif word.startswith("--as"):
             raise GrammarError(
                 f"'{word}' is not an entry flag: set the subject with the document's 'as:' and "
@@ -216,8 +224,18 @@ def parse_entry(text: str) -> CheckSpec:
                 EXAMPLES[2],
             )
         else:
-            positional.append(word)
+            found.positional.append(word)
             i += 1
+    return found
+
+
+def parse_entry(text: str) -> CheckSpec:
+    """Parse one entry; raises :class:`GrammarError` with what is wrong and a correct example."""
+    if not isinstance(text, str):
+        raise GrammarError(f"an entry must be text, got {type(text).__name__}", EXAMPLES[0])
+    words = _sort_words(_split(text))
+    positional, namespace, subresource = words.positional, words.namespace, words.subresource
+    all_namespaces = words.all_namespaces
     if len(positional) != 2:
         got = "nothing" if not positional else " ".join(f"'{p}'" for p in positional)
         raise GrammarError(

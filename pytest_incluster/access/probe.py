@@ -35,15 +35,17 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import httpx
 
+from pytest_incluster.access.client_protocol import HttpSender
 from pytest_incluster.access.decision import AccessDecision, AccessRequest
 from pytest_incluster.access.markers import AUTHZ_DENIAL
 from pytest_incluster.access.resolve import Resolved
 from pytest_incluster.client.api_discovery import ApiResource
 from pytest_incluster.client.errors import clean_text, parse_error_body
+from pytest_incluster.client.paths import resource_path
 from pytest_incluster.errors import InclusterError
 
 PROBE_NAME = "pytest-incluster-probe"
@@ -105,22 +107,18 @@ class Probe:
         return f"{self.method} {self.path}{query}"
 
 
-def _api_root(resource: ApiResource) -> str:
-    if resource.group:
-        return f"/apis/{resource.group}/{resource.version}"
-    return f"/api/{resource.version}"
-
-
 def _collection(resource: ApiResource, namespace: str | None) -> str:
-    scope = f"/namespaces/{quote(namespace, safe='')}" if resource.namespaced and namespace else ""
-    return f"{_api_root(resource)}{scope}/{resource.name}"
+    return resource_path(resource, namespace=namespace, all_namespaces=True)
 
 
 def _object(resource: ApiResource, request: AccessRequest, name: str) -> str:
-    path = f"{_collection(resource, request.namespace)}/{quote(name, safe='')}"
-    if request.subresource:
-        path += f"/{request.subresource}"
-    return path
+    return resource_path(
+        resource,
+        namespace=request.namespace,
+        name=name,
+        subresource=request.subresource,
+        all_namespaces=True,
+    )
 
 
 def _minimal_object(resource: ApiResource, request: AccessRequest, name: str) -> dict[str, Any]:
@@ -196,14 +194,16 @@ def build_probe(resolved: Resolved) -> Probe | str:
     return f"verb '{verb}' has no request form"
 
 
-def _send(client: httpx.Client, probe: Probe) -> tuple[int, bytes]:
+def _send(client: HttpSender, probe: Probe) -> tuple[int, bytes]:
     """Status and (for errors) body; a success body is never read (watches, logs stream)."""
-    kwargs: dict[str, Any] = {"params": list(probe.params)}
+    content = headers = None
     if probe.body is not None:
-        kwargs["content"] = json.dumps(probe.body).encode()
-        kwargs["headers"] = {"Content-Type": probe.content_type}
+        content = json.dumps(probe.body).encode()
+        headers = {"Content-Type": probe.content_type}
     try:
-        with client.stream(probe.method, probe.path, **kwargs) as response:
+        with client.stream(
+            probe.method, probe.path, params=probe.params, content=content, headers=headers
+        ) as response:
             if response.is_success:
                 return response.status_code, b""
             return response.status_code, response.read()
@@ -228,16 +228,20 @@ def interpret(
     impersonating: bool = False,
 ) -> AccessDecision:
     """The decision a real answer implies; raises :class:`ProbeFailed` when it implies none."""
-    request = resolved.request
-    sent = probe.describe()
-    if status < 400:
+
+    def decided(allowed: bool, reason: str, note: str = "") -> AccessDecision:
         return AccessDecision(
-            request=request,
-            allowed=True,
-            reason=f"{sent} -> {status}",
+            request=resolved.request,
+            allowed=allowed,
+            reason=reason,
             method="request",
             subject=subject,
+            note=note,
         )
+
+    sent = probe.describe()
+    if status < 400:
+        return decided(True, f"{sent} -> {status}")
     _, reason, message = parse_error_body(status, body)
     message = clean_text(message)
     answered = f"{sent} -> {status} {reason}".rstrip()
@@ -245,33 +249,25 @@ def interpret(
         if impersonating and _IMPERSONATION_DENIAL.search(message):
             raise ProbeFailed(f"the runner may not impersonate this subject: {message}")
         if AUTHZ_DENIAL.search(message):
-            return AccessDecision(
-                request=request, allowed=False, reason=message, method="request", subject=subject
-            )
-        return AccessDecision(
-            request=request,
-            allowed=True,
-            reason=f"{answered}: {message}",
-            method="request",
-            subject=subject,
-            note="authorization passed; a later stage (admission) refused the request",
+            return decided(False, message)
+        return decided(
+            True,
+            f"{answered}: {message}",
+            "authorization passed; a later stage (admission) refused the request",
         )
     if status == 401:
         raise ProbeFailed(f"{answered}: the server did not accept the runner's credentials")
     if status == 429 or status >= 500:
         raise ProbeFailed(f"{answered}: {message} (an answer that decides nothing)")
-    return AccessDecision(
-        request=request,
-        allowed=True,
-        reason=f"{answered}: {message}" if message else answered,
-        method="request",
-        subject=subject,
-        note=f"authorization passed; the server then answered {status} {reason}".rstrip(),
+    return decided(
+        True,
+        f"{answered}: {message}" if message else answered,
+        f"authorization passed; the server then answered {status} {reason}".rstrip(),
     )
 
 
 def probe(
-    client: httpx.Client, resolved: Resolved, *, subject: str = "", impersonating: bool = False
+    client: HttpSender, resolved: Resolved, *, subject: str = "", impersonating: bool = False
 ) -> AccessDecision | str:
     """Send the real request for ``resolved`` as ``client``; a str when there is no request form.
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
+from pytest_incluster.access.client_protocol import HttpSender
 from pytest_incluster.access.decision import AccessDecision, AccessRequest
 from pytest_incluster.client.errors import error_from_response, json_body
 
@@ -61,7 +60,7 @@ def decision_from_status(
     )
 
 
-def review(client: httpx.Client, request: AccessRequest, *, subject: str = "") -> AccessDecision:
+def review(client: HttpSender, request: AccessRequest, *, subject: str = "") -> AccessDecision:
     """Ask the server about ``request`` as ``client``'s identity.
 
     Works with the plugin's raising client and with a plain ``httpx.Client``; a failed review

@@ -41,7 +41,7 @@ from pytest_incluster.client.errors import (
 )
 from pytest_incluster.client.identity import Identity
 from pytest_incluster.client.identity import whoami as fetch_identity
-from pytest_incluster.client.impersonation import HEADER_NAMES, Impersonation
+from pytest_incluster.client.impersonation import Impersonation, impersonated_headers
 from pytest_incluster.client.paths import ResourceLike, resource_path
 from pytest_incluster.client.tracking import (
     DEFAULT_WAIT_S,
@@ -50,6 +50,7 @@ from pytest_incluster.client.tracking import (
     Tracker,
     TrackingState,
     delete_objects,
+    delete_options,
 )
 from pytest_incluster.client.transport import RetryPolicy, RetryTransport, is_tls_failure
 from pytest_incluster.config.model import ClusterConfig
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 APPLY_PATCH = "application/apply-patch+yaml"
-_IMPERSONATE_LOWER = {name.lower() for name in HEADER_NAMES}
 
 
 def _budget(timeout: httpx.Timeout | float) -> float:
@@ -201,11 +201,8 @@ class K8sClient(httpx.Client):
         return f"K8sClient(server={self.config.server!r}, namespace={self.namespace!r}{who})"
 
     def _apply_impersonation(self, impersonation: Impersonation | None) -> None:
-        kept = [
-            (k, v) for k, v in self.headers.multi_items() if k.lower() not in _IMPERSONATE_LOWER
-        ]
         self._impersonation = impersonation
-        self.headers = kept + (impersonation.headers() if impersonation else [])
+        self.headers = impersonated_headers(self.headers.multi_items(), impersonation)
 
     def set_impersonation(
         self, user: str | None, groups: Iterable[str] = (), uid: str | None = None
@@ -276,10 +273,9 @@ class K8sClient(httpx.Client):
     ) -> httpx.Response:
         """Send as a given identity regardless of this client's current impersonation."""
         request = self.build_request(method, path, json=body)
-        kept = [
-            (k, v) for k, v in request.headers.multi_items() if k.lower() not in _IMPERSONATE_LOWER
-        ]
-        request.headers = httpx.Headers(kept + (impersonation.headers() if impersonation else []))
+        request.headers = httpx.Headers(
+            impersonated_headers(request.headers.multi_items(), impersonation)
+        )
         return self.send(request)
 
     # -- questions about identity and access ---------------------------------------------------
@@ -530,20 +526,13 @@ class K8sClient(httpx.Client):
         """
         resource = self._resource(api_version, kind)
         ns = (namespace or self.namespace) if resource.namespaced else None
-        options: dict[str, Any] = {
-            "apiVersion": "v1",
-            "kind": "DeleteOptions",
-            "propagationPolicy": "Background",
-        }
-        if dry_run:
-            # With a body the server reads DeleteOptions from it and ignores the query, so
-            # dryRun must be in the body; the query copy only makes logs and errors show it.
-            options["dryRun"] = ["All"]
+        # With a body the server reads DeleteOptions from it and ignores the query, so dryRun
+        # must be in the body; the query copy only makes logs and errors show it.
         response = self.request(
             "DELETE",
             resource_path(resource, namespace=ns, name=name),
             params=self._query(dry_run),
-            json=options,
+            json=delete_options(dry_run=dry_run),
         )
         result: dict[str, Any] = json_body(response)
         return result

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 HEADER_NAMES = ("Impersonate-User", "Impersonate-Group", "Impersonate-Uid")
+_LOWER_NAMES = frozenset(name.lower() for name in HEADER_NAMES)
 
 
 @dataclass(frozen=True)
@@ -41,3 +42,15 @@ class Impersonation:
         if self.uid:
             result.append(("Impersonate-Uid", self.uid))
         return result
+
+
+def impersonated_headers(
+    headers: Iterable[tuple[str, str]], impersonation: Impersonation | None
+) -> list[tuple[str, str]]:
+    """``headers`` without any ``Impersonate-*`` header, plus ``impersonation``'s (if any).
+
+    The one place headers change identity: a client switching who it acts as, and a cleanup
+    request sent as the identity that created an object, both go through here.
+    """
+    kept = [(k, v) for k, v in headers if k.lower() not in _LOWER_NAMES]
+    return kept + (impersonation.headers() if impersonation else [])

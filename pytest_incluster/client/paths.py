@@ -35,19 +35,29 @@ def api_prefix(group: str, version: str) -> str:
     return f"/api/{version}" if not group else f"/apis/{group}/{version}"
 
 
-def resource_path(resource: ResourceLike, *, namespace: str | None, name: str | None = None) -> str:
-    """Collection path, or the object path when ``name`` is given.
+def resource_path(
+    resource: ResourceLike,
+    *,
+    namespace: str | None,
+    name: str | None = None,
+    subresource: str | None = None,
+    all_namespaces: bool = False,
+) -> str:
+    """Collection path, or the object path when ``name`` is given (``subresource`` appended).
 
-    ``namespace`` is ignored for cluster-scoped resources and required for namespaced ones.
+    ``namespace`` is ignored for cluster-scoped resources and required for namespaced ones,
+    unless ``all_namespaces`` asks for the path across namespaces (``/api/v1/pods``).
     """
     path = api_prefix(resource.group, resource.version)
-    if resource.namespaced:
-        if not namespace:
-            raise ValueError(f"{resource.name} is namespaced; a namespace is required")
+    if resource.namespaced and namespace:
         path += f"/namespaces/{quote(namespace, safe='')}"
+    elif resource.namespaced and not all_namespaces:
+        raise ValueError(f"{resource.name} is namespaced; a namespace is required")
     path += f"/{resource.name}"
     if name is not None:
         if not name:
             raise ValueError(f"an empty name cannot address a single {resource.name} object")
         path += f"/{quote(name, safe='')}"
+    if subresource:
+        path += f"/{subresource}"
     return path

@@ -134,7 +134,9 @@ class Tracker:
         return self._state.snapshot(since=self.start)
 
 
-def _delete_body(uid: str | None) -> dict[str, Any]:
+def delete_options(*, uid: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """The DeleteOptions body of every DELETE the client sends: background propagation, and
+    optionally a uid precondition (cleanup deletes only the object it created) and dryRun."""
     body: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "DeleteOptions",
@@ -142,6 +144,8 @@ def _delete_body(uid: str | None) -> dict[str, Any]:
     }
     if uid:
         body["preconditions"] = {"uid": uid}
+    if dry_run:
+        body["dryRun"] = ["All"]
     return body
 
 
@@ -152,7 +156,7 @@ def _delete_one(send: Sender, obj: TrackedObject) -> str:
         identities.append(None)
     for index, identity in enumerate(identities):
         try:
-            send("DELETE", obj.path, identity, _delete_body(obj.uid))
+            send("DELETE", obj.path, identity, delete_options(uid=obj.uid))
         except NotFound:
             return "gone"
         except Conflict:

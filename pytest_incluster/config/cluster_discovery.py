@@ -15,7 +15,7 @@ and every error can say "from --incluster-ca-file" instead of leaving the user t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pytest_incluster.config import kubeconfig
@@ -122,24 +122,92 @@ def _namespace(
     raise AssertionError("unreachable: 'default' always matches")
 
 
-def _explicit_token_file(options: Options, home: Path, sources: dict[str, str]) -> Path | None:
-    value = _given(options.token_file)
+_FileCheck = Callable[..., None]  # check_token_file / check_ca_file(path, source, *, fix)
+
+
+def _explicit_file(
+    option: Sourced[str | None], check: _FileCheck, key: str, home: Path, sources: dict[str, str]
+) -> Path | None:
+    """The file an --incluster-* option names, checked; None when the option is unset."""
+    value = _given(option)
     if value is None:
         return None
     path = _path(value, home)
-    check_token_file(path, options.token_file.source, fix=_EXPLICIT_FIX)
-    sources["token"] = options.token_file.source
+    check(path, option.source, fix=_EXPLICIT_FIX)
+    sources[key] = option.source
     return path
 
 
-def _explicit_ca_file(options: Options, home: Path, sources: dict[str, str]) -> Path | None:
-    value = _given(options.ca_file)
-    if value is None:
+def _override(
+    explicit: Path | None,
+    found: Path | None,
+    source: str,
+    *,
+    check: _FileCheck,
+    fix: str,
+    key: str,
+    sources: dict[str, str],
+) -> Path | None:
+    """The explicit file if given (already checked), else ``found`` from ``source``, checked.
+
+    The one place the rule "an explicit option overrides what the pod or kubeconfig says" is
+    written for files (token, CA); the server follows the same rule in :func:`_server`.
+    """
+    if explicit is not None or found is None:
+        return explicit
+    check(found, source, fix=fix)
+    sources[key] = source
+    return found
+
+
+def _server(
+    options: Options, found: str | None, source: str, sources: dict[str, str]
+) -> str | None:
+    """--incluster-server if given, else ``found`` from ``source``; each checked."""
+    explicit = _given(options.server)
+    if explicit is not None:
+        found, source = explicit, options.server.source
+    if found is None:
         return None
-    path = _path(value, home)
-    check_ca_file(path, options.ca_file.source, fix=_EXPLICIT_FIX)
-    sources["ca_file"] = options.ca_file.source
-    return path
+    sources["server"] = source
+    return check_server(found, source)
+
+
+def _pod_ca_file(
+    options: Options, home: Path, sa_dir: Path | None, sources: dict[str, str]
+) -> Path | None:
+    """The CA to verify the API server with, from the options or the service account."""
+    explicit = _explicit_file(options.ca_file, check_ca_file, "ca_file", home, sources)
+    where = f"service account {sa_dir}"
+    found = sa_dir / "ca.crt" if sa_dir is not None else None
+    ca_file = _override(
+        explicit, found, where, check=check_ca_file, fix=_SA_FIX, key="ca_file", sources=sources
+    )
+    if ca_file is None and _given(options.server) is None:
+        raise ConfigError(
+            f"{SERVICE_HOST} is set but there is no service-account directory at "
+            f"{options.sa_dir.value}, so there is no CA certificate to verify the API server "
+            "with (pytest-incluster never falls back to an unverified connection). Mount the "
+            "service account (automountServiceAccountToken: true), or pass "
+            "--incluster-ca-file and --incluster-token-file.",
+            anchor="no-ca-certificate",
+        )
+    if ca_file is None:
+        sources["ca_file"] = "system trust store"
+    return ca_file
+
+
+def _pod_source(options: Options, server: str, sa_dir: Path | None, sources: dict[str, str]) -> str:
+    """How the header names a pod's view (or a kubectl proxy, or an explicit server)."""
+    if options.local:
+        return options.local
+    if server.startswith("http://"):
+        return f"kubectl proxy at {server} (from {sources['server']})"
+    if sa_dir is not None:
+        return f"in-cluster service account ({sa_dir})"
+    if _given(options.server) is None:
+        return f"in-cluster without a service account ({ENV_SOURCE})"
+    return f"server from {options.server.source}"
 
 
 def _from_pod(
@@ -147,49 +215,30 @@ def _from_pod(
 ) -> ClusterConfig:
     """The pod's view: service variables and service-account directory, or --incluster-server."""
     sources: dict[str, str] = {}
-    explicit_server = _given(options.server)
-    if explicit_server is not None:
-        server = check_server(explicit_server, options.server.source)
-        sources["server"] = options.server.source
-    else:
-        from_env = server_from_env(environ)
-        if from_env is not None:
-            server = check_server(from_env, ENV_SOURCE)
-            sources["server"] = ENV_SOURCE
-        else:
-            server = DEFAULT_SERVER
-            sources["server"] = f"default ({SERVICE_HOST} unset, service account found)"
+    # An explicit server wins before the service variables are even read (they may be broken).
+    from_env = server_from_env(environ) if _given(options.server) is None else None
+    server = _server(options, from_env, ENV_SOURCE, sources)
+    if server is None:
+        server = DEFAULT_SERVER
+        sources["server"] = f"default ({SERVICE_HOST} unset, service account found)"
     # A kubectl proxy sidecar adds its own credentials; our token stays off plain HTTP.
     plain_http = server.startswith("http://")
     insecure = options.insecure_skip_tls_verify.value
     if insecure:
         sources["insecure"] = options.insecure_skip_tls_verify.source
 
-    token_file = _explicit_token_file(options, home, sources)
-    if token_file is None and sa_dir is not None and not plain_http:
-        token_file = sa_dir / "token"
-        check_token_file(token_file, f"service account {sa_dir}", fix=_SA_FIX)
-        sources["token"] = f"service account {sa_dir}"
-
-    ca_file = None
-    if not plain_http and not insecure:
-        ca_file = _explicit_ca_file(options, home, sources)
-        if ca_file is None and sa_dir is not None:
-            ca_file = sa_dir / "ca.crt"
-            check_ca_file(ca_file, f"service account {sa_dir}", fix=_SA_FIX)
-            sources["ca_file"] = f"service account {sa_dir}"
-        elif ca_file is None and explicit_server is None:
-            raise ConfigError(
-                f"{SERVICE_HOST} is set but there is no service-account directory at "
-                f"{options.sa_dir.value}, so there is no CA certificate to verify the API server "
-                "with (pytest-incluster never falls back to an unverified connection). Mount the "
-                "service account (automountServiceAccountToken: true), or pass "
-                "--incluster-ca-file and --incluster-token-file.",
-                anchor="no-ca-certificate",
-            )
-        elif ca_file is None:
-            sources["ca_file"] = "system trust store"
-
+    token_file = _explicit_file(options.token_file, check_token_file, "token", home, sources)
+    if not plain_http:
+        token_file = _override(
+            token_file,
+            sa_dir / "token" if sa_dir is not None else None,
+            f"service account {sa_dir}",
+            check=check_token_file,
+            fix=_SA_FIX,
+            key="token",
+            sources=sources,
+        )
+    ca_file = None if plain_http or insecure else _pod_ca_file(options, home, sa_dir, sources)
     namespace = _namespace(
         options,
         [
@@ -201,20 +250,10 @@ def _from_pod(
         ],
         sources,
     )
-    if options.local:
-        source = options.local
-    elif plain_http:
-        source = f"kubectl proxy at {server} (from {sources['server']})"
-    elif sa_dir is not None:
-        source = f"in-cluster service account ({sa_dir})"
-    elif explicit_server is None:
-        source = f"in-cluster without a service account ({ENV_SOURCE})"
-    else:
-        source = f"server from {options.server.source}"
     return ClusterConfig(
         server=server,
         namespace=namespace,
-        source=source,
+        source=_pod_source(options, server, sa_dir, sources),
         sources=sources,
         token_file=token_file,
         ca_file=ca_file,
@@ -259,7 +298,7 @@ def _from_kubeconfig(
     sources: dict[str, str] = {}
     files = _kubeconfig_files(options, environ, home, sources)
     loaded = kubeconfig.load(files, home)
-    token_file = _explicit_token_file(options, home, sources)
+    token_file = _explicit_file(options.token_file, check_token_file, "token", home, sources)
     chosen = kubeconfig.select(
         loaded,
         _given(options.context),
@@ -270,22 +309,21 @@ def _from_kubeconfig(
     )
     label = chosen.label
     sources["context"] = options.context.source if _given(options.context) else label
-
-    explicit_server = _given(options.server)
-    if explicit_server is not None:
-        server = check_server(explicit_server, options.server.source)
-        sources["server"] = options.server.source
-    else:
-        server = check_server(chosen.server, label)
-        sources["server"] = label
+    server = _server(options, chosen.server, label, sources)
+    assert server is not None  # a selected context always has a server
 
     fix = f"Fix the kubeconfig ({label}) or override it with the matching --incluster-* option."
     token: Secret | None = None
-    if token_file is None and chosen.token_file is not None:
-        token_file = chosen.token_file
-        check_token_file(token_file, label, fix=fix)
-        sources["token"] = label
-    elif token_file is None and chosen.token is not None:
+    token_file = _override(
+        token_file,
+        chosen.token_file,
+        label,
+        check=check_token_file,
+        fix=fix,
+        key="token",
+        sources=sources,
+    )
+    if token_file is None and chosen.token is not None:
         token = chosen.token
         sources["token"] = label
 
@@ -298,12 +336,16 @@ def _from_kubeconfig(
         )
     ca_file = None
     if not insecure and server.startswith("https://"):
-        ca_file = _explicit_ca_file(options, home, sources)
-        if ca_file is None and chosen.ca_file is not None:
-            ca_file = chosen.ca_file
-            check_ca_file(ca_file, label, fix=fix)
-            sources["ca_file"] = label
-        elif ca_file is None:
+        ca_file = _override(
+            _explicit_file(options.ca_file, check_ca_file, "ca_file", home, sources),
+            chosen.ca_file,
+            label,
+            check=check_ca_file,
+            fix=fix,
+            key="ca_file",
+            sources=sources,
+        )
+        if ca_file is None:
             sources["ca_file"] = "system trust store"
 
     if chosen.client_cert_file is not None and chosen.client_key_file is not None:

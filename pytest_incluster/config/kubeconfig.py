@@ -220,21 +220,10 @@ def _file_or_data(
     return None if value is None else _path_value(value, entry.origin, home)
 
 
-def select(
-    config: Kubeconfig,
-    context: str | None,
-    context_source: str,
-    *,
-    home: Path,
-    private: PrivateFiles,
-    user_auth: bool = True,
-) -> Selection:
-    """Resolve ``context`` (or the current context) to server, credentials and namespace.
-
-    ``user_auth=False`` skips the user's credentials (an explicit ``--incluster-token-file``
-    replaces them), so an exec-plugin user does not block a run that brings its own token.
-    """
-    first = config.files[0]
+def _context_entry(
+    config: Kubeconfig, context: str | None, context_source: str, home: Path
+) -> tuple[str, _Entry]:
+    """The context's name and entry: ``context``, else the current context."""
     shown = ", ".join(display_path(p, home) for p in config.files)
     name = context
     if name is None:
@@ -255,13 +244,19 @@ def select(
             "--incluster-context with one of those, or fix the kubeconfig.",
             anchor="kubeconfig",
         )
-    label = f"kubeconfig {display_path(entry.origin, home)} context {name}"
+    return name, entry
+
+
+def _cluster_of(
+    config: Kubeconfig, name: str, entry: _Entry, *, home: Path, private: PrivateFiles
+) -> tuple[str, Path | None, bool]:
+    """Server, CA file and insecure-skip-tls-verify of the cluster context ``name`` names."""
     where = f"context {name!r}"
     cluster_name = _string(entry.body, "cluster", where, entry, home)
     cluster = config.clusters.get(cluster_name or "")
     if cluster is None:
         raise _fail(
-            entry.origin if cluster_name else first,
+            entry.origin if cluster_name else config.files[0],
             home,
             f"{where} refers to cluster {cluster_name!r}, which is not defined",
             "Add the cluster or choose another context with --incluster-context.",
@@ -297,58 +292,94 @@ def select(
         private=private,
         suffix="ca.crt",
     )
-    token: Secret | None = None
-    token_file = cert = key = None
+    return server, ca_file, insecure
+
+
+_Credentials = tuple[Secret | None, Path | None, Path | None, Path | None]
+
+
+def _user_credentials(
+    config: Kubeconfig, name: str, entry: _Entry, *, home: Path, private: PrivateFiles
+) -> _Credentials:
+    """Token, token file, client certificate and key of the context's user (all None if none)."""
+    where = f"context {name!r}"
     user_name = _string(entry.body, "user", where, entry, home)
-    if user_auth and user_name:
-        user = config.users.get(user_name)
-        if user is None:
-            raise _fail(
-                entry.origin,
-                home,
-                f"{where} refers to user {user_name!r}, which is not defined",
-                "Add the user or choose another context with --incluster-context.",
-            )
-        uwhere = f"user {user_name!r} (context {name!r})"
-        for field, what in _UNSUPPORTED_AUTH.items():
-            if user.body.get(field):
-                raise _fail(
-                    user.origin,
-                    home,
-                    f"{uwhere} authenticates with {what}, which pytest-incluster does not support",
-                    _AUTH_FIX,
-                    anchor="unsupported-credentials",
-                )
-        token_path = _string(user.body, "tokenFile", uwhere, user, home)
-        if token_path is not None:
-            token_file = _path_value(token_path, user.origin, home)
-        else:
-            raw = _string(user.body, "token", uwhere, user, home)
-            token = Secret(raw.strip()) if raw else None
-        cert = _file_or_data(
-            user.body,
-            "client-certificate",
-            uwhere,
-            user,
-            home=home,
-            private=private,
-            suffix="client.crt",
+    if not user_name:
+        return None, None, None, None
+    user = config.users.get(user_name)
+    if user is None:
+        raise _fail(
+            entry.origin,
+            home,
+            f"{where} refers to user {user_name!r}, which is not defined",
+            "Add the user or choose another context with --incluster-context.",
         )
-        key = _file_or_data(
-            user.body, "client-key", uwhere, user, home=home, private=private, suffix="client.key"
-        )
-        if (cert is None) != (key is None):
+    uwhere = f"user {user_name!r} (context {name!r})"
+    for field, what in _UNSUPPORTED_AUTH.items():
+        if user.body.get(field):
             raise _fail(
                 user.origin,
                 home,
-                f"{uwhere} has a client certificate without a key or a key without a certificate",
-                "Give both client-certificate(-data) and client-key(-data).",
+                f"{uwhere} authenticates with {what}, which pytest-incluster does not support",
+                _AUTH_FIX,
+                anchor="unsupported-credentials",
             )
+    token: Secret | None = None
+    token_file = None
+    token_path = _string(user.body, "tokenFile", uwhere, user, home)
+    if token_path is not None:
+        token_file = _path_value(token_path, user.origin, home)
+    else:
+        raw = _string(user.body, "token", uwhere, user, home)
+        token = Secret(raw.strip()) if raw else None
+    cert = _file_or_data(
+        user.body,
+        "client-certificate",
+        uwhere,
+        user,
+        home=home,
+        private=private,
+        suffix="client.crt",
+    )
+    key = _file_or_data(
+        user.body, "client-key", uwhere, user, home=home, private=private, suffix="client.key"
+    )
+    if (cert is None) != (key is None):
+        raise _fail(
+            user.origin,
+            home,
+            f"{uwhere} has a client certificate without a key or a key without a certificate",
+            "Give both client-certificate(-data) and client-key(-data).",
+        )
+    return token, token_file, cert, key
+
+
+def select(
+    config: Kubeconfig,
+    context: str | None,
+    context_source: str,
+    *,
+    home: Path,
+    private: PrivateFiles,
+    user_auth: bool = True,
+) -> Selection:
+    """Resolve ``context`` (or the current context) to server, credentials and namespace.
+
+    ``user_auth=False`` skips the user's credentials (an explicit ``--incluster-token-file``
+    replaces them), so an exec-plugin user does not block a run that brings its own token.
+    """
+    name, entry = _context_entry(config, context, context_source, home)
+    server, ca_file, insecure = _cluster_of(config, name, entry, home=home, private=private)
+    token, token_file, cert, key = (
+        _user_credentials(config, name, entry, home=home, private=private)
+        if user_auth
+        else (None, None, None, None)
+    )
     return Selection(
         context=name,
-        label=label,
+        label=f"kubeconfig {display_path(entry.origin, home)} context {name}",
         server=server,
-        namespace=_string(entry.body, "namespace", where, entry, home),
+        namespace=_string(entry.body, "namespace", f"context {name!r}", entry, home),
         ca_file=ca_file,
         insecure=insecure,
         token=token,

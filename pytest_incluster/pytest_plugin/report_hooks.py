@@ -388,19 +388,15 @@ class ReportPlugin:
     def _written_files(self) -> dict[str, Path]:
         """Report files this run wrote: name to store them under -> local path."""
         files: dict[str, Path] = {}
-        option = self.config.option
-        html_path = getattr(option, "htmlpath", None)
-        if html_path:
-            path = Path(os.path.expandvars(html_path)).expanduser()
+        # pytest-html's --html and pytest's --junitxml options, stored under these names.
+        for stored_as, option in (("report.html", "htmlpath"), ("junit.xml", "xmlpath")):
+            value = getattr(self.config.option, option, None)
+            if not value:
+                continue
+            path = Path(os.path.expandvars(value)).expanduser()
             path = path if path.is_absolute() else self.config.invocation_params.dir / path
             if path.is_file():
-                files["report.html"] = path
-        xml_path = getattr(option, "xmlpath", None)
-        if xml_path:
-            path = Path(os.path.expandvars(xml_path)).expanduser()
-            path = path if path.is_absolute() else self.config.invocation_params.dir / path
-            if path.is_file():
-                files["junit.xml"] = path
+                files[stored_as] = path
         return files
 
     def _sweep(self, path: Path) -> None:

@@ -22,7 +22,9 @@ from pytest_incluster.client import (
     Impersonation,
     K8sClient,
 )
+from pytest_incluster.client.impersonation import impersonated_headers
 from pytest_incluster.client.paths import api_prefix, resource_path, split_api_version
+from pytest_incluster.client.tracking import delete_options
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.config.model import ClusterConfig
 from pytest_incluster.secret import Secret
@@ -56,6 +58,47 @@ def test_paths() -> None:
     assert split_api_version("apps/v1") == ("apps", "v1")
     assert split_api_version("v1") == ("", "v1")
     assert api_prefix("", "v1") == "/api/v1"
+
+
+def test_paths_across_namespaces_and_to_subresources() -> None:
+    """The probe's paths (``list pods -A``, ``get pods/web --subresource=log``) come from here."""
+    pods = Res("pods", "", "v1", True)
+    assert resource_path(pods, namespace=None, all_namespaces=True) == "/api/v1/pods"
+    assert resource_path(pods, namespace="a", all_namespaces=True) == "/api/v1/namespaces/a/pods"
+    assert resource_path(pods, namespace="a", name="w", subresource="log") == (
+        "/api/v1/namespaces/a/pods/w/log"
+    )
+    with pytest.raises(ValueError, match="namespaced"):
+        resource_path(pods, namespace="", all_namespaces=False)
+
+
+def test_one_delete_options_body() -> None:
+    assert delete_options() == {
+        "apiVersion": "v1",
+        "kind": "DeleteOptions",
+        "propagationPolicy": "Background",
+    }
+    assert delete_options(uid="u-1", dry_run=True) == {
+        "apiVersion": "v1",
+        "kind": "DeleteOptions",
+        "propagationPolicy": "Background",
+        "preconditions": {"uid": "u-1"},
+        "dryRun": ["All"],
+    }
+
+
+def test_impersonation_headers_replace_any_previous_ones() -> None:
+    before = [
+        ("Accept", "application/json"),
+        ("impersonate-user", "old"),
+        ("Impersonate-Group", "g"),
+    ]
+    assert impersonated_headers(before, Impersonation.of("new", ["ops"])) == [
+        ("Accept", "application/json"),
+        ("Impersonate-User", "new"),
+        ("Impersonate-Group", "ops"),
+    ]
+    assert impersonated_headers(before, None) == [("Accept", "application/json")]
 
 
 @pytest.mark.parametrize(

@@ -43,12 +43,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
 # pytest is imported only by the integration, the entry point and the hookspecs.
 PYTEST_FREE = ("config", "client", "local", "cli", "errors", "calls", "secret")
 MAX_FUNCTION_LINES = 80
-# Not split yet (issue 20, point 6): listed so no NEW long function slips in; remove an entry
-# when its function is split (test_the_long_functions_list_is_current insists).
-KNOWN_LONG = {
-    "pytest_incluster.config.kubeconfig.select",
-    "pytest_incluster.access.grammar.parse_entry",
-}
 
 
 def _module_name(path: Path) -> str:
@@ -205,12 +199,31 @@ def test_no_import_circles() -> None:
 
 
 def test_no_function_over_80_lines() -> None:
-    found = long_functions(_modules())
-    assert [f for f in found if f.split(":")[0] not in KNOWN_LONG] == []
+    assert long_functions(_modules()) == []
 
 
-def test_the_long_functions_list_is_current() -> None:
-    assert {f.split(":")[0] for f in long_functions(_modules())} == KNOWN_LONG
+def client_duck_typing(modules: dict[str, Path]) -> list[str]:
+    """``getattr`` calls and ``Discovery(...)`` constructions in access/ (a module aside).
+
+    access/ talks to the client through ``access/client_protocol.py`` and uses the client's own
+    ``discovery()``: one discovery cache, the client's.
+    """
+    found = []
+    for name, path in modules.items():
+        if _part(name) != "access":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            first = node.args[0] if node.args else None
+            on_module = isinstance(first, ast.Name) and first.id == "yaml"
+            if (node.func.id == "getattr" and not on_module) or node.func.id == "Discovery":
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {node.func.id}")
+    return found
+
+
+def test_access_uses_the_client_protocol_and_its_discovery() -> None:
+    assert client_duck_typing(_modules()) == []
 
 
 def test_the_checks_catch_what_they_claim(tmp_path: Path) -> None:
@@ -219,6 +232,10 @@ def test_the_checks_catch_what_they_claim(tmp_path: Path) -> None:
     (pkg / "client").mkdir(parents=True)
     (pkg / "pytest_plugin").mkdir()
     (pkg / "client" / "a.py").write_text("from pytest_incluster.pytest_plugin import b\n")
+    (pkg / "access").mkdir()
+    (pkg / "access" / "c.py").write_text(
+        "def g(client):\n    return getattr(client, 'namespace', None), Discovery(client)\n"
+    )
     (pkg / "pytest_plugin" / "b.py").write_text(
         "def f():\n    from pytest_incluster.client import a\n" + "    x = 1\n" * 79
     )
@@ -232,5 +249,10 @@ def test_the_checks_catch_what_they_claim(tmp_path: Path) -> None:
         assert len(layer_violations(modules)) == 1
         assert import_cycles(modules) == [sorted(modules)]
         assert long_functions(modules) == ["pytest_incluster.pytest_plugin.b.f: 81 lines"]
+        access = {"pytest_incluster.access.c": pkg / "access" / "c.py"}
+        assert client_duck_typing(access) == [
+            "pytest_incluster/access/c.py:2: getattr",
+            "pytest_incluster/access/c.py:2: Discovery",
+        ]
     finally:
         PACKAGE = saved
