@@ -2,9 +2,10 @@
 
 Rules (client-go's, research notes §3.1, made stricter where a test runner needs it):
 
-* 429 and 503 are retried on idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE), waiting
-  ``max(Retry-After, backoff)``. POST and PATCH are retried on 429 only when the server sent a
-  ``Retry-After`` (API Priority and Fairness rejected the request before running it).
+* 429 and 503 are retried on idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) and on
+  writes that cannot change anything (access and identity reviews, ``dryRun=All``), waiting
+  ``max(Retry-After, backoff)``. Other POSTs and PATCHes are retried on 429 only when the server
+  sent a ``Retry-After`` (API Priority and Fairness rejected the request before running it).
 * A connection that failed before anything was sent (refused, unresolvable) is retried for every
   method; a reset or protocol error after sending only for idempotent methods.
 * Read timeouts are never retried: the request may have run. A connect timeout (no TCP or TLS
@@ -224,7 +225,7 @@ class RetryTransport(httpx.BaseTransport):
     def _status_retryable(request: httpx.Request, response: httpx.Response) -> bool:
         if response.status_code not in RETRY_STATUS:
             return False
-        if request.method in IDEMPOTENT:
+        if request.method in IDEMPOTENT or side_effect_free(request):
             return True
         return response.status_code == 429 and retry_after_seconds(response) is not None
 
