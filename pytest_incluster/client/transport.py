@@ -60,7 +60,8 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUS = frozenset({429, 503})
 # A kube-apiserver that has just restarted opens its port before its authentication and RBAC
 # caches are filled, and answers 401/403 meanwhile. Only right after this request lost its
-# connection are these taken as "still starting" and retried (within the same bounds).
+# connection are these taken as "still starting" and retried (within the same bounds). A 403
+# over a connection that no /readyz "ok" vouched for is handled before, by confirming readiness.
 STARTUP_STATUS = frozenset({401, 403})
 # A connect timeout within this many seconds of the server's last answer is retried once.
 RECENT_ANSWER_S = 60.0
@@ -322,6 +323,8 @@ class RetryTransport(httpx.BaseTransport):
                 headers[name] = like.headers[name]
         timeout = like.extensions.get("timeout")
         poll = 0
+        polling_since = self._clock()
+        always_answered = True
         while True:
             poll += 1
             readyz = httpx.Request(
@@ -335,10 +338,14 @@ class RetryTransport(httpx.BaseTransport):
                 with self._unconfirmable_lock:
                     self._unconfirmable = ""
                 return ""
+            always_answered = always_answered and answered
             wait = max(min(self._backoff(poll), READYZ_POLL_CAP), retry_after or 0.0)
             if give_up_early or not self._wait(wait, series_start):
                 why = f"the API server did not confirm that it was ready ({last})"
-                if answered:  # up, and not ready (or /readyz refused): remember it
+                # Remember only a server that was up and not ready (or refused /readyz) for
+                # most of a budget: not one that was down, nor a request that came late.
+                polled = self._clock() - polling_since
+                if always_answered and polled >= self.policy.budget / 2:
                     with self._unconfirmable_lock:
                         self._unconfirmable = why
                 return why

@@ -260,6 +260,26 @@ def test_after_a_whole_budget_without_ok_later_denials_poll_readyz_once() -> Non
     assert unverified_reason(second) == unverified_reason(first)
 
 
+def test_a_question_that_came_late_in_its_budget_is_not_remembered_as_never_ready() -> None:
+    """A request that spent its budget waiting for a restarted server gets one or two /readyz
+    answers before it runs out: that says nothing about the server staying unready."""
+    a = Conn()
+    h = Harness(
+        ("/api/v1/namespaces/shop/pods", None, 0, b""),  # down: refused, retried...
+        ("/api/v1/namespaces/shop/pods", None, 0, b""),
+        ("/api/v1/namespaces/shop/pods", None, 0, b""),
+        ("/api/v1/namespaces/shop/pods", a, 403, FORBIDDEN),  # ...up, not ready
+        ("/readyz", a, 500, NOT_READY),  # and the budget is spent
+        ("/api/v1/namespaces/shop/pods", a, 403, FORBIDDEN),
+        ("/readyz", a, 500, NOT_READY),
+        ("/readyz", a, 200, b"ok"),
+        ("/api/v1/namespaces/shop/pods", a, 200, b"{}"),
+        budget=2.0,
+    )
+    assert "informer-sync failed" in unverified_reason(h.get())
+    assert h.get().status_code == 200  # polled until ok, not given up after one poll
+
+
 def test_a_server_down_for_the_whole_budget_is_not_remembered_as_never_ready() -> None:
     a = Conn()
     h = Harness(
