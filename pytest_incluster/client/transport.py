@@ -178,6 +178,8 @@ class RetryTransport(httpx.BaseTransport):
         message: str,
         started: float,
         attempt: int,
+        *,
+        counted: bool = True,
     ) -> None:
         if self.call_log is None:
             return
@@ -191,6 +193,7 @@ class RetryTransport(httpx.BaseTransport):
                 duration_s=round(self._clock() - started, 6),
                 impersonated_user=request.headers.get("Impersonate-User"),
                 attempt=attempt,
+                counted=counted,
             )
         )
 
@@ -258,11 +261,20 @@ class RetryTransport(httpx.BaseTransport):
                 reason, message = response.reason_phrase, ""
                 if self._denial_to_verify(request, response, started):
                     response = _buffered(response, request)
-            self._record(request, response.status_code, reason, message, started, attempt)
-            if self._unconfirmed_denial(request, response, started):
+            answer = (request, response.status_code, reason, message, started, attempt)
+            if not self._unconfirmed_denial(request, response, started):
+                self._record(*answer)
+            else:
+                # A request safe to repeat never counts this answer (it is asked again, or
+                # raised as unverified); another one counts it if readiness is confirmed now,
+                # so its call is recorded once that is known.
                 safe = request.method in IDEMPOTENT or side_effect_free(request)
+                if safe:
+                    self._record(*answer, counted=False)
                 ask_again = safe and confirmations < MAX_CONFIRMATIONS and self._replayable(request)
                 why = self._confirm_ready(request, series_start)
+                if not safe:
+                    self._record(*answer, counted=not why)
                 if not why and ask_again:
                     confirmations += 1
                     response.close()

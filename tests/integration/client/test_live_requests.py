@@ -73,10 +73,10 @@ def test_listing_pods_is_forbidden_verbatim(
     assert info.value.details == {"kind": "pods"}
     # The first "no" on a new connection counts only once /readyz has said "ok" (a starting
     # server denies what it would allow; pytest_incluster.client.readiness): asked again.
-    assert [(c.path, c.status, c.reason, c.message, c.attempt) for c in calls] == [
-        (f"/api/v1/namespaces/{ns}/pods", 403, "Forbidden", message, 1),
-        ("/readyz", 200, "OK", "", 1),
-        (f"/api/v1/namespaces/{ns}/pods", 403, "Forbidden", message, 2),
+    assert [(c.path, c.status, c.reason, c.message, c.attempt, c.counted) for c in calls] == [
+        (f"/api/v1/namespaces/{ns}/pods", 403, "Forbidden", message, 1, False),
+        ("/readyz", 200, "OK", "", 1, True),
+        (f"/api/v1/namespaces/{ns}/pods", 403, "Forbidden", message, 2, True),
     ]
 
 

@@ -138,6 +138,12 @@ def test_a_403_over_a_new_connection_is_asked_again_once_readyz_says_ok() -> Non
         ("/api/v1/namespaces/shop/pods?limit=1", 200, 2),
     ]
     assert not unverified_reason(response)
+    # The call log keeps the first answer, marked as not counted (reports and the access
+    # summary read it as deciding nothing).
+    assert [c.counted for c in h.log] == [False, True, True, True]
+    assert next(iter(h.log)).describe() == (
+        "GET /api/v1/namespaces/shop/pods?limit=1 -> 403 Forbidden (not counted)"
+    )
 
 
 def test_a_denied_review_over_a_new_connection_is_asked_again() -> None:
@@ -322,6 +328,9 @@ def test_a_write_that_may_not_be_repeated_counts_once_readiness_is_confirmed(
     assert response.status_code == 403
     assert not unverified_reason(response)
     assert h.server.steps == []
+    # Counted: the repeated answer, or (not repeatable) the one answer, once /readyz said ok.
+    denials = [c for c in h.log if c.path.startswith("/api/")]
+    assert [c.counted for c in denials] == ([False, True] if resent else [True])
 
 
 def test_a_write_that_may_not_be_repeated_is_unverified_when_readiness_is_not_confirmed() -> None:
@@ -334,6 +343,7 @@ def test_a_write_that_may_not_be_repeated_is_unverified_when_readiness_is_not_co
     url = f"{API}/api/v1/namespaces/shop/configmaps"
     response = h.transport.handle_request(httpx.Request("POST", url, json={}))
     assert "informer-sync failed" in response.extensions[UNVERIFIED]
+    assert [c.counted for c in h.log if c.path.startswith("/api/")] == [False]
 
 
 def test_asking_again_is_bounded_when_every_answer_uses_a_new_connection() -> None:
