@@ -40,11 +40,16 @@ def word(allowed: bool) -> Verdict:
     return "allowed" if allowed else "forbidden"
 
 
-def _ask(client: httpx.Client, user: str, groups: tuple[str, ...], spec: dict[str, Any]) -> bool:
+def _ask(
+    client: httpx.Client, user: str, groups: tuple[str, ...], uid: str, spec: dict[str, Any]
+) -> bool:
+    identity: dict[str, Any] = {"user": user, "groups": list(groups)}
+    if uid:
+        identity["uid"] = uid
     body = {
         "apiVersion": "authorization.k8s.io/v1",
         "kind": "SubjectAccessReview",
-        "spec": {**spec, "user": user, "groups": list(groups)},
+        "spec": {**spec, **identity},
     }
     response = client.post(SAR_PATH, json=body)
     response.raise_for_status()
@@ -55,18 +60,29 @@ def _ask(client: httpx.Client, user: str, groups: tuple[str, ...], spec: dict[st
 
 
 def truth(
-    client: httpx.Client, checks: Iterable[Check], runner: str, *, workers: int = 8
+    client: httpx.Client,
+    checks: Iterable[Check],
+    runner: str,
+    *,
+    runner_uid: str = "",
+    workers: int = 8,
 ) -> dict[Check, bool]:
     """The authorizer's answer for each check. A ``both`` check is asked with the review's and
     the real request's attributes; where the two differ (a name-restricted rule that matches
-    only one) it is left out, since its two answers are rightly different."""
+    only one) it is left out, since its two answers are rightly different.
+
+    The runner's own token carries its ServiceAccount's uid (``runner_uid``); an impersonated
+    subject carries none, as the plugin sends no ``Impersonate-Uid``. (RBAC does not look at
+    the uid; it is there so the question is exactly the one the server answers.)"""
 
     def one(check: Check) -> tuple[Check, bool | None]:
-        user, groups = _SUBJECTS[check.subject].identity(runner)
-        as_review = _ask(client, user, groups, check.attributes(as_request=False))
+        subject = _SUBJECTS[check.subject]
+        user, groups = subject.identity(runner)
+        uid = runner_uid if subject.user is None else ""
+        as_review = _ask(client, user, groups, uid, check.attributes(as_request=False))
         if check.mode == "review":
             return check, as_review
-        as_request = _ask(client, user, groups, check.attributes(as_request=True))
+        as_request = _ask(client, user, groups, uid, check.attributes(as_request=True))
         if check.mode == "request":
             return check, as_request
         return check, as_review if as_review == as_request else None

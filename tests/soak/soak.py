@@ -120,10 +120,12 @@ def _soak(config: SoakConfig, seed: int, work: Path, assets: Path | None) -> dic
             rotator.token_file.parent.mkdir(parents=True, exist_ok=True)
             rotator.issue()
             time.sleep(1.0)  # RBAC changes reach the authorizer's informers within moments
+            account = f"/api/v1/namespaces/{HOME}/serviceaccounts/{RUNNER_SA}"
+            runner_uid = str(admin.get(account).json()["metadata"]["uid"])
             candidates = candidate_checks(namespaces)
             pool = rng.sample(candidates, min(len(candidates), config.checks * 3))
             _progress(f"asking the oracle about {len(pool)} candidate checks")
-            known = truth(admin, pool, RUNNER)
+            known = truth(admin, pool, RUNNER, runner_uid=runner_uid)
         checks = sample_checks(rng, pool, known, config.checks)
         planted = plant(rng, checks)
         suite = work / "suite"
@@ -132,7 +134,7 @@ def _soak(config: SoakConfig, seed: int, work: Path, assets: Path | None) -> dic
         run, chaos, proxy_requests = _run_plugin(config, rng, cp, rotator, suite, work, len(checks))
         tally = classify(expectations, read_results(suite))
         with cp.admin_client() as admin:
-            again = truth(admin, checks, RUNNER)
+            again = truth(admin, checks, RUNNER, runner_uid=runner_uid)
         unstable = [c.entry() for c in checks if again.get(c) != known[c]]
     finally:
         cp.stop()
