@@ -27,6 +27,9 @@ class ApiCall:
     impersonated_user: str | None = None
     attempt: int = 1  # 2, 3, ... for retries of the same logical request
     test_id: str | None = None  # pytest nodeid that was running, filled in by the log
+    # False for a "no" the client did not count: it came from an API server not yet confirmed
+    # ready, and was asked again or raised as UnverifiedDenial (pytest_incluster.client.readiness)
+    counted: bool = True
 
     def describe(self) -> str:
         """One line such as ``GET /api/v1/namespaces/default/pods -> 403 Forbidden``."""
@@ -34,7 +37,8 @@ class ApiCall:
         reason = f" {self.reason}" if self.reason else ""
         retry = f" (attempt {self.attempt})" if self.attempt > 1 else ""
         who = f" as {self.impersonated_user}" if self.impersonated_user else ""
-        return f"{self.method} {self.path}{who} -> {status}{reason}{retry}"
+        counted = "" if self.counted else " (not counted)"
+        return f"{self.method} {self.path}{who} -> {status}{reason}{retry}{counted}"
 
 
 @dataclass

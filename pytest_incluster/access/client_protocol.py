@@ -26,7 +26,9 @@ class HttpSender(Protocol):
 
     def get(self, url: str) -> httpx.Response: ...
 
-    def post(self, url: str, *, json: Any = None) -> httpx.Response: ...
+    def post(
+        self, url: str, *, json: Any = None, extensions: dict[str, Any] | None = None
+    ) -> httpx.Response: ...
 
     def stream(
         self,

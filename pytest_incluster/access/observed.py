@@ -137,7 +137,8 @@ class Observed:
 def observe_call(call: ApiCall) -> Observed:
     """A call-log entry as an observation; a 403's own message names what was refused."""
     info = request_info(call.method, call.path)
-    decision = server_decision(call.status, call.message)
+    # A "no" the client did not count (a server not yet confirmed ready) decided nothing.
+    decision = server_decision(call.status, call.message) if call.counted else None
     denial = Denial.parse(call.message) if decision == "forbidden" else None
     if denial is not None:
         info = RequestInfo(denial.verb, denial.resource, denial.namespace)

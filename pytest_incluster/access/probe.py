@@ -8,9 +8,11 @@ request and reads the answer. Authorization runs before admission, validation an
   ``400``, a ``403`` written by an admission plugin such as PodSecurity or ResourceQuota) means
   authorization passed: *allowed*, with what happened next in the note;
 * ``401``, ``429``, ``5xx`` and no answer decide nothing: the check fails as an error (a 500 may
-  be the authorizer itself failing, so it is never read as "allowed"). The minimal bodies carry
-  the fields whose absence makes v1.37 answer 500 after authorization (``roleRef`` of RBAC
-  bindings, ``target`` of bindings);
+  be the authorizer itself failing, so it is never read as "allowed"). So does a ``403`` from an
+  API server not known to be ready (its RBAC caches may still be empty; the client confirms
+  readiness with ``/readyz`` and asks again first, see :mod:`pytest_incluster.client.readiness`).
+  The minimal bodies carry the fields whose absence makes v1.37 answer 500 after authorization
+  (``roleRef`` of RBAC bindings, ``target`` of bindings);
 * a 403 that refuses the *impersonation* (``User "runner" cannot impersonate...``, or
   ``impersonate-on:user-info:get`` with constrained impersonation) is the runner's problem and
   an error, never the subject's "forbidden".
@@ -44,7 +46,7 @@ from pytest_incluster.access.decision import AccessDecision, AccessRequest
 from pytest_incluster.access.markers import AUTHZ_DENIAL
 from pytest_incluster.access.resolve import Resolved
 from pytest_incluster.client.api_discovery import ApiResource
-from pytest_incluster.client.errors import clean_text, parse_error_body
+from pytest_incluster.client.errors import UnverifiedDenial, clean_text, parse_error_body
 from pytest_incluster.client.paths import resource_path
 from pytest_incluster.errors import InclusterError
 
@@ -207,6 +209,10 @@ def _send(client: HttpSender, probe: Probe) -> tuple[int, bytes]:
             if response.is_success:
                 return response.status_code, b""
             return response.status_code, response.read()
+    except UnverifiedDenial as exc:  # a 403 from a server not known to be ready
+        raise ProbeFailed(
+            f"{probe.describe()} -> {exc.code}: not counted, because {exc.why}"
+        ) from None
     except httpx.HTTPStatusError as exc:  # the plugin's client raises ApiError for non-2xx
         response = exc.response
         try:

@@ -12,12 +12,14 @@ sets ``denied`` (``allowed=False, denied=False`` is its "no").
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from pytest_incluster.access.client_protocol import HttpSender
 from pytest_incluster.access.decision import AccessDecision, AccessRequest
 from pytest_incluster.client.errors import error_from_response, json_body
+from pytest_incluster.client.readiness import VERIFY_DENIAL
 
 SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
@@ -60,14 +62,30 @@ def decision_from_status(
     )
 
 
+def is_denial(body: bytes) -> bool:
+    """Whether a review's answer body says "not allowed" (what a starting server also says)."""
+    try:
+        status = json.loads(body).get("status")
+    except (ValueError, AttributeError):
+        return False  # not a review answer; reading it fails later with its own message
+    return isinstance(status, Mapping) and status.get("allowed") is not True
+
+
 def review(client: HttpSender, request: AccessRequest, *, subject: str = "") -> AccessDecision:
     """Ask the server about ``request`` as ``client``'s identity.
 
     Works with the plugin's raising client and with a plain ``httpx.Client``; a failed review
     (for example 401, or 403 from a server without the default grants) raises
     :class:`~pytest_incluster.client.errors.ApiError` rather than reading as "forbidden".
+
+    With the plugin's client an ``allowed: false`` only counts from a server known to be ready
+    (the request is marked with :data:`~pytest_incluster.client.readiness.VERIFY_DENIAL`; see
+    :mod:`pytest_incluster.client.readiness`); otherwise
+    :class:`~pytest_incluster.client.errors.UnverifiedDenial` is raised.
     """
-    response = client.post(SSAR_PATH, json=review_body(request))
+    response = client.post(
+        SSAR_PATH, json=review_body(request), extensions={VERIFY_DENIAL: is_denial}
+    )
     if not response.is_success:
         response.read()
         raise error_from_response(response)

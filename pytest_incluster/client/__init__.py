@@ -24,6 +24,7 @@ from pytest_incluster.client.errors import (
     TokenFileError,
     TooManyRequests,
     Unauthorized,
+    UnverifiedDenial,
 )
 from pytest_incluster.client.identity import Identity
 from pytest_incluster.client.impersonation import Impersonation
@@ -59,4 +60,5 @@ __all__ = [
     "TrackedObject",
     "Tracker",
     "Unauthorized",
+    "UnverifiedDenial",
 ]

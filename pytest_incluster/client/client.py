@@ -36,6 +36,7 @@ from pytest_incluster.client.errors import (
     ApiUnreachable,
     CleanupError,
     TLSError,
+    UnverifiedDenial,
     error_from_response,
     json_body,
 )
@@ -43,6 +44,7 @@ from pytest_incluster.client.identity import Identity
 from pytest_incluster.client.identity import whoami as fetch_identity
 from pytest_incluster.client.impersonation import Impersonation, impersonated_headers
 from pytest_incluster.client.paths import ResourceLike, resource_path
+from pytest_incluster.client.readiness import unverified_reason
 from pytest_incluster.client.tracking import (
     DEFAULT_WAIT_S,
     CleanupResult,
@@ -147,6 +149,7 @@ class K8sClient(httpx.Client):
                 inner,
                 policy=RetryPolicy(retries=max(0, retries), budget=_budget(timeout)),
                 call_log=call_log,
+                readyz_url=config.server.rstrip("/") + "/readyz",
             )
             _shared = _Shared(
                 config,
@@ -227,8 +230,9 @@ class K8sClient(httpx.Client):
     # -- sending -------------------------------------------------------------------------------
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-        """Send, then raise ``ApiError`` subclasses for non-2xx and ``ApiUnreachable``/``TLSError``
-        for connection failures (``from None``: httpx's chained errors can carry headers).
+        """Send, then raise ``ApiError`` subclasses for non-2xx, ``UnverifiedDenial`` for a denial
+        from a server not known to be ready, and ``ApiUnreachable``/``TLSError`` for connection
+        failures (``from None``: httpx's chained errors can carry headers).
 
         With ``unreachable_after`` N, after N requests in a row got no answer the request is not
         sent and ``ApiUnreachable`` is raised at once (see :mod:`.breaker`)."""
@@ -251,11 +255,14 @@ class K8sClient(httpx.Client):
             breaker.abandoned(ticket)
             raise
         breaker.answered(ticket)
-        if response.status_code >= 400:
+        why = unverified_reason(response)
+        if response.status_code >= 400 or why:
             try:
                 response.read()
             finally:
                 response.close()
+            if why:
+                raise UnverifiedDenial(response, why)
             raise error_from_response(response)
         return response
 

@@ -223,6 +223,30 @@ def error_from_response(response: httpx.Response) -> ApiError:
     return cls(response, status=status, reason=reason, message=message)
 
 
+class UnverifiedDenial(httpx.HTTPError, InclusterError):
+    """A "no" (403, or ``allowed: false``) from an API server not known to be ready.
+
+    A kube-apiserver answers before its RBAC caches are filled and then denies what it would
+    allow (see :mod:`pytest_incluster.client.readiness`); the client confirms readiness and asks
+    again, and raises this when that did not succeed within the request's budget. It is not a
+    :class:`Forbidden`: nothing here proves the subject lacks the permission, so neither an
+    ``expect_forbidden`` test nor an access check may count it.
+    """
+
+    anchor = "not-counted-as-a-denial"
+
+    def __init__(self, response: httpx.Response, why: str) -> None:
+        self.response = response
+        self.code = response.status_code
+        self.why = clean_text(why, 600)
+        request = response.request
+        super().__init__(
+            f"{request.method} {request_path(request)} -> {self.code}: not counted as a denial, "
+            f"because {self.why}"
+        )
+        self.request = request
+
+
 class ApiUnreachable(httpx.TransportError, InclusterError):
     """No HTTP answer: refused, reset, timed out or not resolvable.
 

@@ -115,6 +115,7 @@ class Html:
             failed = call.status is None or call.status >= 400
             status = "no response" if call.status is None else str(call.status)
             attempt = f" (attempt {call.attempt})" if call.attempt > 1 else ""
+            attempt += "" if call.counted else " (not counted)"
             cls = ' class="incluster-denied"' if failed else ""
             body.append(
                 self.row(

@@ -9,10 +9,18 @@ serving certificate that is expired, for the wrong host or from an unknown CA.
 
 How it works: it listens on ``127.0.0.1`` and terminates TLS with a certificate for the IP
 ``127.0.0.1`` signed by a CA generated for this proxy (:attr:`FaultProxy.ca_file` is what a
-client must trust). Every request that no scripted :class:`Fault` matches is forwarded, headers
-(the bearer token, ``Impersonate-*``) and body unchanged, to the real API server over TLS
+client must trust). Every request that no scripted :class:`Fault` matches (nor the optional
+:attr:`FaultProxy.chaos` function, which picks faults at random for a storm) is forwarded,
+headers (the bearer token, ``Impersonate-*``) and body unchanged, to the real API server over TLS
 verified with the control plane's CA, and the real answer is sent back. Responses are buffered
 (watches in tests use ``timeoutSeconds``), so this is no general-purpose proxy.
+
+By default requests share a pool of upstream connections (an HTTP proxy). With
+``per_connection_upstream=True`` it behaves like a TCP hop instead, as the ``kubernetes``
+Service does: each client connection gets one upstream connection of its own, and when that one
+is gone (kube-apiserver restarted) the client connection is closed, never silently re-routed to
+a new server process. The chaos soak needs that: the plugin tells which server process answered
+by the connection it used.
 
 It also measures what the reliability tests need to see from outside the client: every request
 it read (:attr:`FaultProxy.seen`), the statuses the real server gave (:attr:`upstream_statuses`),
@@ -24,7 +32,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import http.client
 import ipaddress
+import select
 import socket
 import socketserver
 import ssl
@@ -32,7 +42,7 @@ import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -232,7 +242,8 @@ class Seen:
 
     method: str
     target: str
-    outcome: str  # "forwarded <status>", "respond <status>", "reset", "hang", "upstream error"
+    outcome: str  # "forwarded <status>", "respond <status>", "reset", "hang", "upstream error",
+    # and with per_connection_upstream "upstream down|gone|lost" (the client connection reset)
     authorization: bool  # whether it carried an Authorization header
 
 
@@ -256,6 +267,7 @@ class _Server(socketserver.ThreadingTCPServer):
     def __init__(self, proxy: FaultProxy, context: ssl.SSLContext) -> None:
         self.proxy = proxy
         self.context = context
+        self.clients: set[socket.socket] = set()  # open client connections (drop_connections)
         super().__init__(("127.0.0.1", 0), _Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
@@ -266,12 +278,16 @@ class _Server(socketserver.ThreadingTCPServer):
             with self.proxy.stats.lock:
                 self.proxy.stats.handshake_failures += 1
             return
+        with self.proxy.stats.lock:
+            self.clients.add(tls)
         try:
             tls.settimeout(None)
             _Handler(tls, client_address, self)
         except (OSError, ValueError):
             pass  # the client hung up, or a Reset closed the socket under the handler
         finally:
+            with self.proxy.stats.lock:
+                self.clients.discard(tls)
             with contextlib.suppress(OSError):
                 tls.close()
 
@@ -282,9 +298,15 @@ class _Server(socketserver.ThreadingTCPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    upstream: http.client.HTTPSConnection | None = None  # per_connection_upstream only
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def finish(self) -> None:
+        if self.upstream is not None:
+            self.upstream.close()
+        super().finish()
 
     def _body(self) -> bytes:
         length = self.headers.get("Content-Length")
@@ -315,11 +337,14 @@ class _Handler(BaseHTTPRequestHandler):
             fault = next((f for f in proxy.faults if f.matches(method, target)), None)
             if fault is not None:
                 fault.used += 1
+        action = fault.action if fault is not None else None
+        if action is None and proxy.chaos is not None:
+            action = proxy.chaos(method, target)
         try:
-            if fault is None:
+            if action is None:
                 outcome = self._forward(method, target, body)
             else:
-                outcome = self._inject(fault.action)
+                outcome = self._inject(action)
         finally:
             with stats.lock:
                 stats.in_flight -= 1
@@ -352,6 +377,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _forward(self, method: str, target: str, body: bytes) -> str:
         proxy = self.server.proxy
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _DROP_REQUEST]
+        if proxy.per_connection_upstream:
+            return self._forward_own(method, target, body, headers)
         try:
             response = proxy.upstream.request(method, target, headers=headers, content=body)
         except httpx.HTTPError as exc:
@@ -370,7 +397,59 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         return f"forwarded {response.status_code}"
 
+    def _forward_own(
+        self, method: str, target: str, body: bytes, headers: list[tuple[str, str]]
+    ) -> str:
+        """Forward over this client connection's own upstream connection (a TCP hop): if it
+        is gone, close the client connection as a reset would, instead of opening a new one."""
+        proxy = self.server.proxy
+        if self.upstream is None:
+            self.upstream = proxy.open_upstream()
+            try:
+                self.upstream.connect()
+            except OSError:
+                self._inject(Reset())
+                return "upstream down"
+        elif self.upstream.sock is None or _peer_closed(self.upstream.sock):
+            self._inject(Reset())
+            return "upstream gone"
+        try:
+            self.upstream.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+            self.upstream.putheader("Host", proxy.upstream_host)
+            for name, value in headers:
+                self.upstream.putheader(name, value)
+            self.upstream.putheader("Content-Length", str(len(body)))
+            self.upstream.endheaders(body)
+            response = self.upstream.getresponse()
+            content = response.read()
+        except (OSError, http.client.HTTPException):
+            self._inject(Reset())
+            return "upstream lost"
+        with proxy.stats.lock:
+            proxy.stats.upstream_statuses[response.status] += 1
+        self.send_response(response.status)
+        for name, value in response.getheaders():
+            if name.lower() not in _DROP_RESPONSE:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        if response.will_close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(content)
+        self.wfile.flush()
+        return f"forwarded {response.status}"
+
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """An idle connection that is readable has been closed (or reset) by the other side."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 class FaultProxy:
@@ -392,8 +471,17 @@ class FaultProxy:
         not_before: datetime.datetime | None = None,
         not_after: datetime.datetime | None = None,
         ca: CertAuthority | None = None,
+        per_connection_upstream: bool = False,
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
+        self.per_connection_upstream = per_connection_upstream
+        # Called for each request no scripted fault matched: an Action to apply, or None to
+        # forward. Runs on the proxy's handler threads, so it must be thread-safe.
+        self.chaos: Callable[[str, str], Action | None] | None = None
+        upstream_url = httpx.URL(upstream)
+        self.upstream_host = upstream_url.netloc.decode("ascii")
+        self._upstream_address = (upstream_url.host, upstream_url.port or 443)
+        self._upstream_context = ssl.create_default_context(cafile=str(upstream_ca))
         self.authority = ca or CertAuthority.generate()
         self.ca_file = self.authority.write(directory / "proxy-ca.crt")
         cert_pem, key_pem = self.authority.issue(hosts, not_before=not_before, not_after=not_after)
@@ -437,6 +525,25 @@ class FaultProxy:
             self._thread.join(timeout=10)
         self._server.server_close()
         self.upstream.close()
+
+    def open_upstream(self) -> http.client.HTTPSConnection:
+        """A new (not yet connected) upstream connection that never reconnects by itself."""
+        host, port = self._upstream_address
+        connection = http.client.HTTPSConnection(
+            host, port, timeout=120, context=self._upstream_context
+        )
+        connection.auto_open = 0  # type: ignore[attr-defined]
+        return connection
+
+    def drop_connections(self) -> int:
+        """Close every open client connection, as a restarted server's would be; returns how
+        many. Clients must reconnect (and so meet whatever answers next)."""
+        with self.stats.lock:
+            clients = list(self._server.clients)
+        for client in clients:
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
+        return len(clients)
 
     # -- scripting and measurements ------------------------------------------------------------
 

@@ -148,6 +148,21 @@ def test_503_is_not_retried_for_writes(method: str) -> None:
     assert h.sleeps == []
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://10.96.0.1/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        "https://10.96.0.1/api/v1/namespaces/x/configmaps?dryRun=All",
+    ],
+)
+@pytest.mark.parametrize("answer", [throttled(None, 503), throttled(None, 429)])
+def test_throttled_side_effect_free_posts_are_retried(url: str, answer: httpx.Response) -> None:
+    h = Harness(answer, ok())
+    request = httpx.Request("POST", url, json={"kind": "SelfSubjectAccessReview"})
+    assert h.transport.handle_request(request).status_code == 200
+    assert h.attempts() == [(1, answer.status_code), (2, 200)]
+
+
 def test_post_429_is_retried_only_with_retry_after() -> None:
     h = Harness(throttled("1"), ok())
     assert h.send("POST", content=b"{}").status_code == 200
