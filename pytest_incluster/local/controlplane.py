@@ -188,21 +188,38 @@ class ControlPlane:
         attempts = 1 if apiserver_port is not None else 3
         for attempt in range(1, attempts + 1):
             cp = cls._prepare(state_dir, assets.resolve(), detached, apiserver_port)
-            try:
-                cp._start_etcd(timeout)
-                cp._spawn_apiserver()
-                cp._wait_apiserver(timeout)
-            except ControlPlaneError as error:
-                cp.stop()
-                if attempt == attempts or "address already in use" not in str(error):
-                    raise
-            except BaseException:
-                cp.stop()
-                raise
-            else:
-                cp.aggregate_cluster_roles()
+            if cp._boot(timeout, start_etcd=cp._start_etcd, undo=cp.stop, last=attempt == attempts):
                 return cp
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _boot(
+        self,
+        timeout: float,
+        *,
+        start_etcd: Callable[[float], None],
+        undo: Callable[[], None],
+        last: bool,
+    ) -> bool:
+        """Start etcd (fresh or restarted) and kube-apiserver; True once both serve.
+
+        A port another process took meanwhile ("address already in use") undoes the attempt and
+        returns False so the caller can pick ports again, unless this was its ``last`` attempt;
+        any other failure undoes and raises.
+        """
+        try:
+            start_etcd(timeout)
+            self._spawn_apiserver()
+            self._wait_apiserver(timeout)
+        except ControlPlaneError as error:
+            undo()
+            if last or "address already in use" not in str(error):
+                raise
+            return False
+        except BaseException:
+            undo()
+            raise
+        self.aggregate_cluster_roles()
+        return True
 
     @classmethod
     def _prepare(
@@ -321,19 +338,12 @@ class ControlPlane:
         for attempt in (1, 2):
             cp = cls._reuse(state_dir, assets.resolve(), ports, fresh_ports=attempt == 2)
             cp.moved_from = old.server if cp.server != old.server else None
-            try:
-                cp._restart_etcd(timeout)
-                cp._spawn_apiserver()
-                cp._wait_apiserver(timeout)
-            except ControlPlaneError as error:
-                cp._stop_keeping_state()
-                if attempt == 2 or "address already in use" not in str(error):
-                    raise
-            except BaseException:
-                cp._stop_keeping_state()
-                raise
-            else:
-                cp.aggregate_cluster_roles()
+            if cp._boot(
+                timeout,
+                start_etcd=cp._restart_etcd,
+                undo=cp._stop_keeping_state,
+                last=attempt == 2,
+            ):
                 return cp
         raise AssertionError("unreachable")  # pragma: no cover
 
