@@ -6,6 +6,10 @@ counts requests in a row that got no HTTP answer at all (refused, reset, timed o
 own retries). Once ``threshold`` of them failed in a row, further requests are not sent: they
 raise at once with the last failure's message and a note saying so.
 
+"In a row" is in the order requests were sent: a request that fails after the server answered
+another one sent later says nothing about the server being gone (a few requests that stalled
+while the rest were answered), so it is not counted.
+
 The server is not given up on: once :data:`RETRY_INTERVAL_S` seconds have passed since the last
 request that got no answer, one request is let through (the others keep failing at once while
 it is under way). Any HTTP answer, whatever its status, closes the breaker again, so a server
@@ -21,16 +25,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 RETRY_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True)
 class Ticket:
-    """Permission to send one request; ``trial`` marks the one request let through while open."""
+    """Permission to send one request; ``trial`` marks the one request let through while open,
+    ``issued`` when it was given (on the breaker's clock)."""
 
     trial: bool = False
+    issued: float = field(default=float("-inf"), compare=False)
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ class Breaker:
         self._failures = 0
         self._reason = ""
         self._failed_at = 0.0
+        self._answered_at = float("-inf")  # when the server last answered
         self._trial_running = False
 
     @property
@@ -88,29 +95,34 @@ class Breaker:
     def admit(self) -> Ticket | Refusal:
         """A :class:`Ticket` to send the request, or the :class:`Refusal` to raise instead."""
         with self._lock:
+            now = self._clock()
             if not self.is_open:
-                return Ticket()
-            due = self._clock() - self._failed_at >= self.interval
+                return Ticket(issued=now)
+            due = now - self._failed_at >= self.interval
             if due and not self._trial_running:
                 self._trial_running = True
-                return Ticket(trial=True)
+                return Ticket(trial=True, issued=now)
             return Refusal(self._reason, self._failures, self.interval)
 
     def answered(self, ticket: Ticket) -> None:
         """The server sent an HTTP answer (any status): it is reachable."""
         with self._lock:
             self._failures = 0
+            self._answered_at = max(self._answered_at, self._clock())
             if ticket.trial:
                 self._trial_running = False
 
     def unreachable(self, ticket: Ticket, reason: str) -> None:
-        """The request got no answer; ``reason`` is what refused requests will quote."""
+        """The request got no answer; ``reason`` is what refused requests will quote. Not
+        counted when the server answered a request sent after this one."""
         with self._lock:
+            if ticket.trial:
+                self._trial_running = False
+            if ticket.issued < self._answered_at:
+                return
             self._failures += 1
             self._reason = reason
             self._failed_at = self._clock()
-            if ticket.trial:
-                self._trial_running = False
 
     def abandoned(self, ticket: Ticket) -> None:
         """The request ended without telling whether the server answered (e.g. interrupted)."""

@@ -53,6 +53,28 @@ def test_any_answer_resets_the_count() -> None:
     assert isinstance(breaker.admit(), Ticket)
 
 
+def test_a_request_sent_before_the_last_answer_does_not_count() -> None:
+    """Six requests stall while later ones are answered (a slow node, a dropped connection):
+    when the stalled ones time out, the server has answered since they were sent."""
+    clock = Clock()
+    breaker = Breaker(2, clock=clock)
+    stalled = [breaker.admit() for _ in range(6)]
+    clock.now += 1
+    later = breaker.admit()
+    assert isinstance(later, Ticket)
+    breaker.answered(later)
+    clock.now += 10
+    for ticket in stalled:
+        assert isinstance(ticket, Ticket)
+        breaker.unreachable(ticket, "ReadTimeout: The read operation timed out")
+    assert not breaker.is_open
+    assert isinstance(breaker.admit(), Ticket)
+    # Requests sent after that answer and failing do count.
+    fail(breaker)
+    fail(breaker)
+    assert breaker.is_open
+
+
 def test_zero_never_opens() -> None:
     breaker = Breaker(0, clock=Clock())
     for _ in range(10):
