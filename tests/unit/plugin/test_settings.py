@@ -174,7 +174,8 @@ def test_unreachable_after_from_the_ini_file_is_used(
             f"incluster_token_file = {token}\n"
             f"incluster_ca_file = {ca}\n"
         )
-        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+        # -rN: no short summary, whose lines CI=true prints untruncated (a second copy).
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rN")
         connections = silent.connections
     result.assert_outcomes(failed=2)
     assert connections == 1
