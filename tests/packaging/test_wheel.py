@@ -20,70 +20,24 @@ Dependencies are installed by pip as a user's would be, with the machine's pip c
 from __future__ import annotations
 
 import email.parser
-import os
 import subprocess
 import sys
 import tarfile
-import uuid
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import pytest
+
+from tests.packaging.venvs import ROOT, Built, clean_env, run, run_example_tests
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
 
 pytestmark = pytest.mark.controlplane
 
-ROOT = Path(__file__).resolve().parents[2]
 VERSION_DIR = "pytest_incluster-0.1.0"
-
-
-@dataclass(frozen=True)
-class Built:
-    sdist: Path
-    wheel: Path
-    venv: Path
-
-    def bin(self, name: str) -> Path:
-        return self.venv / "bin" / name
-
-
-def run(*args: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [str(a) for a in args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-        **kwargs,  # type: ignore[call-overload]
-    )
-    assert done.returncode == 0, f"{args}:\n{done.stdout}\n{done.stderr}"
-    return done
-
-
-def clean_env(home: Path) -> dict[str, str]:
-    """The environment of a user's shell: no pod variables, no kubeconfig, no virtualenv."""
-    drop = ("KUBERNETES_", "POD_", "PYTEST_", "KUBECONFIG", "VIRTUAL_ENV", "PYTHONPATH")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env["HOME"] = str(home)
-    return env
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    dist = tmp_path_factory.mktemp("dist")
-    run(sys.executable, "-m", "build", "--outdir", dist, ROOT)
-    (sdist,) = dist.glob("*.tar.gz")
-    (wheel,) = dist.glob("*.whl")
-    venv = tmp_path_factory.mktemp("venv")
-    run(sys.executable, "-m", "venv", venv)
-    run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", wheel)
-    return Built(sdist, wheel, venv)
 
 
 def test_twine_accepts_the_metadata_of_both(built: Built) -> None:
@@ -152,71 +106,20 @@ def test_the_installed_package_is_the_wheel_not_the_checkout(built: Built, tmp_p
     assert "cryptography" not in listed  # the local extra was not asked for
 
 
-COPY = """\
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-namespace: "{namespace}"
-nameSuffix: "{suffix}"
-resources:
-  - {deploy}
-transformers:
-  - |-
-    apiVersion: builtin
-    kind: NamespaceTransformer
-    metadata:
-      name: namespace
-      namespace: "{namespace}"
-    setRoleBindingSubjects: allServiceAccounts
-"""
-
-
 def test_example_tests_pass_from_the_wheel_and_the_report_is_fetched(
     built: Built,
     control_plane: ControlPlane,
     make_service_account: Callable[..., Path],
     tmp_path: Path,
 ) -> None:
-    token = uuid.uuid4().hex[:6]
-    namespace, account = f"wheel-{token}", f"pytest-incluster-{token}"
-    overlay = tmp_path / "overlay"
-    overlay.mkdir()
-    deploy = os.path.relpath(ROOT / "deploy", overlay)
-    overlay.joinpath("kustomization.yaml").write_text(
-        COPY.format(namespace=namespace, suffix=f"-{token}", deploy=deploy)
+    suite, namespace = run_example_tests(
+        built.venv,
+        control_plane,
+        make_service_account,
+        tmp_path,
+        "--incluster-report-configmap=wheel-report",
+        "--junitxml=junit.xml",
     )
-    applied = control_plane.kubectl("apply", "-k", str(overlay))
-    assert applied.returncode == 0, applied.stderr
-    sa_dir = make_service_account(namespace, account)
-
-    # The suite copied away from the checkout: only the wheel's package can be imported.
-    suite = tmp_path / "suite"
-    run("cp", "-r", ROOT / "example_tests", suite)
-    env = clean_env(tmp_path) | {
-        "KUBERNETES_SERVICE_HOST": "127.0.0.1",
-        "KUBERNETES_SERVICE_PORT": str(urlsplit(control_plane.server).port),
-        "EXPECTED_SERVICE_ACCOUNT": account,
-        "PYTEST_INCLUSTER_TERMINATION_LOG": "",
-    }
-    done = subprocess.run(
-        [
-            str(built.bin("pytest")),
-            f"--incluster-sa-dir={sa_dir}",
-            "--incluster-report-configmap=wheel-report",
-            "--junitxml=junit.xml",
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=suite,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "incluster-0.1.0" in done.stdout
-    assert f"incluster: report stored in ConfigMap {namespace}/wheel-report" in done.stdout
-
     fetched = run(
         built.bin("pytest-incluster"),
         "fetch-report",
@@ -235,9 +138,8 @@ def test_example_tests_pass_from_the_wheel_and_the_report_is_fetched(
         "wrote fetched/junit.xml",
     ]
     assert (tmp_path / "fetched" / "junit.xml").read_bytes() == (suite / "junit.xml").read_bytes()
-    assert (
-        "test_may_create_configmaps_dry_run" in (tmp_path / "fetched" / "report.html").read_text()
-    )
+    html = (tmp_path / "fetched" / "report.html").read_text()
+    assert "test_may_create_configmaps_dry_run" in html
 
 
 MESSAGE = (
