@@ -68,7 +68,7 @@ def build(dist: Path) -> tuple[Path, Path]:
     return sdist, wheel
 
 
-COPY = """\\
+COPY = """\
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 namespace: "{namespace}"
