@@ -212,11 +212,14 @@ def test_insecure_skip_tls_verify_from_the_cluster(tmp_path: Path) -> None:
     ("user", "what"),
     [
         (
-            {"exec": {"command": "aws", "apiVersion": "client.authentication.k8s.io/v1"}},
-            "an exec credential plugin",
+            {"auth-provider": {"name": "oidc"}},
+            "an auth-provider plugin (deprecated by Kubernetes and removed from kubectl; "
+            "providers moved to exec credential plugins)",
         ),
-        ({"auth-provider": {"name": "oidc"}}, "an auth-provider plugin"),
-        ({"username": "admin", "password": "pw"}, "a username and password"),
+        (
+            {"username": "admin", "password": "pw"},
+            "basic auth (a username and password; the API server no longer accepts it)",
+        ),
     ],
 )
 def test_unsupported_auth_names_context_and_file(
@@ -227,9 +230,10 @@ def test_unsupported_auth_names_context_and_file(
         resolve(no_pod(tmp_path), {}, home=tmp_path)
     assert str(info.value) == (
         f"kubeconfig ~/.kube/config: user 'dev-user' (context 'dev') authenticates with {what}, "
-        "which pytest-incluster does not support. Use a context whose user has a token, tokenFile "
-        "or client certificate (for example a ServiceAccount token from 'kubectl create token'), "
-        "pass --incluster-token-file, or run the tests inside the cluster."
+        "which pytest-incluster does not support. Use a context whose user has a token, tokenFile, "
+        "client certificate or exec credential plugin (for example a ServiceAccount token from "
+        "'kubectl create token', or the plugin your cloud provider documents), pass "
+        "--incluster-token-file, or run the tests inside the cluster."
     )
     # The README section that explains exactly this, not the general kubeconfig one.
     assert info.value.help_url == "README.md#unsupported-credentials"
@@ -396,12 +400,57 @@ def test_plain_http_server_in_kubeconfig_must_be_loopback(tmp_path: Path) -> Non
         resolve(no_pod(tmp_path), {}, home=tmp_path)
 
 
-def test_unsupported_cluster_fields_are_refused(tmp_path: Path) -> None:
+def test_socks_proxy_url_is_refused_with_the_file(tmp_path: Path) -> None:
     write(
         tmp_path / ".kube" / "config",
-        kubeconfig(cluster={"server": "https://a:1", "proxy-url": "http://proxy:3128"}),
+        kubeconfig(cluster={"server": "https://a:1", "proxy-url": "socks5://proxy:1080"}),
     )
-    with pytest.raises(
-        ConfigError, match="sets proxy-url, which pytest-incluster does not support"
-    ):
+    with pytest.raises(ConfigError) as info:
         resolve(no_pod(tmp_path), {}, home=tmp_path)
+    assert str(info.value) == (
+        "kubeconfig ~/.kube/config: cluster 'dev-cluster' has a proxy-url with scheme 'socks5'; "
+        "pytest-incluster supports http:// and https:// proxies (reached with CONNECT), not "
+        "SOCKS. Write it as http://HOST:PORT, or remove it to reach the API server directly."
+    )
+
+
+def test_cluster_connection_fields_are_read(tmp_path: Path) -> None:
+    write(
+        tmp_path / ".kube" / "config",
+        kubeconfig(
+            cluster={
+                "server": "https://127.0.0.1:6443",
+                "insecure-skip-tls-verify": True,
+                "tls-server-name": "api.internal",
+                "proxy-url": "http://user:pw@127.0.0.1:3128",
+                "disable-compression": True,
+            }
+        ),
+    )
+    config = resolve(no_pod(tmp_path), {}, home=tmp_path)
+    assert config.tls_server_name == "api.internal"
+    assert config.proxy_url == "http://user:pw@127.0.0.1:3128"
+    assert config.disable_compression is True
+    rows = {row[0]: row[1:] for row in config.describe()}
+    assert rows["TLS server name"] == (
+        "api.internal",
+        "kubeconfig ~/.kube/config context dev, cluster 'dev-cluster'",
+    )
+    # The proxy's password is not shown.
+    assert rows["proxy"] == (
+        "http://127.0.0.1:3128",
+        "kubeconfig ~/.kube/config context dev, cluster 'dev-cluster', user 'dev-user'",
+    )
+
+
+def test_disable_compression_must_be_a_boolean(tmp_path: Path) -> None:
+    write(
+        tmp_path / ".kube" / "config",
+        kubeconfig(cluster={"server": "https://a:1", "disable-compression": "yes"}),
+    )
+    with pytest.raises(ConfigError) as info:
+        resolve(no_pod(tmp_path), {}, home=tmp_path)
+    assert str(info.value) == (
+        "kubeconfig ~/.kube/config: cluster 'dev-cluster' has disable-compression 'yes', not "
+        "true or false. Write it as a YAML boolean."
+    )
