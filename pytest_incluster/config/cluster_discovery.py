@@ -15,6 +15,7 @@ and every error can say "from --incluster-ca-file" instead of leaving the user t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -330,26 +331,7 @@ def _from_kubeconfig(
         token = chosen.token
         sources["token"] = label
 
-    insecure = options.insecure_skip_tls_verify.value or chosen.insecure
-    if insecure:
-        sources["insecure"] = (
-            options.insecure_skip_tls_verify.source
-            if options.insecure_skip_tls_verify.value
-            else label
-        )
-    ca_file = None
-    if not insecure and server.startswith("https://"):
-        ca_file = _override(
-            _explicit_file(options.ca_file, check_ca_file, "ca_file", home, sources),
-            chosen.ca_file,
-            label,
-            check=check_ca_file,
-            fix=fix,
-            key="ca_file",
-            sources=sources,
-        )
-        if ca_file is None:
-            sources["ca_file"] = "system trust store"
+    insecure, ca_file = _kubeconfig_trust(options, chosen, server, home, fix, sources)
 
     if chosen.client_cert_file is not None and chosen.client_key_file is not None:
         check_readable(chosen.client_cert_file, "client certificate", label, fix=fix)
@@ -374,6 +356,39 @@ def _from_kubeconfig(
         proxy_url=chosen.proxy_url,
         disable_compression=chosen.disable_compression,
     )
+
+
+def _kubeconfig_trust(
+    options: Options,
+    chosen: kubeconfig.Selection,
+    server: str,
+    home: Path,
+    fix: str,
+    sources: dict[str, str],
+) -> tuple[bool, Path | None]:
+    """insecure-skip-tls-verify and the CA file: the options', else the kubeconfig's."""
+    label = chosen.label
+    insecure = options.insecure_skip_tls_verify.value or chosen.insecure
+    if insecure:
+        sources["insecure"] = (
+            options.insecure_skip_tls_verify.source
+            if options.insecure_skip_tls_verify.value
+            else label
+        )
+    ca_file = None
+    if not insecure and server.startswith("https://"):
+        ca_file = _override(
+            _explicit_file(options.ca_file, check_ca_file, "ca_file", home, sources),
+            chosen.ca_file,
+            label,
+            check=check_ca_file,
+            fix=fix,
+            key="ca_file",
+            sources=sources,
+        )
+        if ca_file is None:
+            sources["ca_file"] = "system trust store"
+    return insecure, ca_file
 
 
 def _exec_timeout(options: Options) -> float:
@@ -419,6 +434,8 @@ def _with_cluster_info(
         insecure_skip_tls_verify=insecure,
         proxy_url=chosen.proxy_url,
         disable_compression=chosen.disable_compression,
-        extension_config=chosen.exec_extension,
+        extension_json=(
+            json.dumps(chosen.exec_extension) if chosen.exec_extension is not None else None
+        ),
     )
     return replace(plugin, cluster=info)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_incluster.errors import InclusterError
+
 API_V1 = "client.authentication.k8s.io/v1"
 API_V1BETA1 = "client.authentication.k8s.io/v1beta1"
 API_VERSIONS = (API_V1, API_V1BETA1)
@@ -26,8 +28,10 @@ EXEC_EXTENSION = "client.authentication.k8s.io/exec"
 DEFAULT_EXEC_TIMEOUT_S = 60.0
 
 
-class ExecSpecError(ValueError):
+class ExecSpecError(InclusterError):
     """The ``exec`` stanza is malformed; ``str()`` is the problem, the caller adds the place."""
+
+    anchor = "exec-plugin"
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,10 @@ class ClusterInfo:
     """What ``provideClusterInfo: true`` passes to the plugin in ``KUBERNETES_EXEC_INFO``.
 
     ``ca_data`` is the CA bundle as PEM bytes (sent base64-encoded, as
-    ``certificate-authority-data``); ``extension_config`` is the ``config`` of the cluster's
-    ``client.authentication.k8s.io/exec`` extension, passed through unchanged.
+    ``certificate-authority-data``); ``extension_json`` is the cluster's
+    ``client.authentication.k8s.io/exec`` extension as JSON, passed through unchanged as
+    ``config`` (kept as text so the description stays hashable: one cached credential per
+    plugin and cluster, as in client-go).
     """
 
     server: str
@@ -45,7 +51,7 @@ class ClusterInfo:
     insecure_skip_tls_verify: bool = False
     proxy_url: str | None = None
     disable_compression: bool = False
-    extension_config: Any = None
+    extension_json: str | None = None
 
 
 @dataclass(frozen=True)

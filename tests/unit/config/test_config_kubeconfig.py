@@ -14,6 +14,7 @@ from pytest_incluster.config.cluster_discovery import resolve
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.config.options import Options, Sourced
 from pytest_incluster.secret import Secret
+from tests.support.certs import self_signed_ca
 
 
 def kubeconfig(
@@ -454,3 +455,103 @@ def test_disable_compression_must_be_a_boolean(tmp_path: Path) -> None:
         "kubeconfig ~/.kube/config: cluster 'dev-cluster' has disable-compression 'yes', not "
         "true or false. Write it as a YAML boolean."
     )
+
+
+def test_exec_user_is_described_with_its_place(tmp_path: Path) -> None:
+    ca_pem = self_signed_ca()[0]
+    exec_stanza = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "command": "./bin/get-token",
+        "args": ["--cluster", "prod"],
+        "env": [{"name": "AWS_PROFILE", "value": "ci"}],
+        "interactiveMode": "Never",
+        "installHint": "brew install get-token",
+        "provideClusterInfo": True,
+    }
+    cluster = {
+        "server": "https://127.0.0.1:6443",
+        "certificate-authority-data": base64.b64encode(ca_pem).decode(),
+        "extensions": [
+            {"name": "client.authentication.k8s.io/exec", "extension": {"audience": "ci"}}
+        ],
+    }
+    write(tmp_path / ".kube" / "config", kubeconfig(user={"exec": exec_stanza}, cluster=cluster))
+    config = resolve(no_pod(tmp_path), {}, home=tmp_path, private_dir=tmp_path)
+    plugin = config.exec_plugin
+    assert plugin is not None
+    assert config.token is None
+    assert config.token_file is None
+    # A relative path with a separator is taken from the kubeconfig's directory, as client-go.
+    assert plugin.command == str(tmp_path / ".kube" / "bin" / "get-token")
+    assert plugin.args == ("--cluster", "prod")
+    assert plugin.env == (("AWS_PROFILE", "ci"),)
+    assert plugin.where == "kubeconfig ~/.kube/config user 'dev-user' (context 'dev')"
+    assert plugin.cluster is not None
+    assert plugin.cluster.server == "https://127.0.0.1:6443"
+    assert plugin.cluster.ca_data == ca_pem
+    assert plugin.cluster.extension_json == '{"audience": "ci"}'
+    assert ("exec credential plugin", plugin.command, plugin.where) in config.describe()
+
+
+def test_exec_command_without_a_separator_stays_a_name(tmp_path: Path) -> None:
+    stanza = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws"}
+    write(tmp_path / ".kube" / "config", kubeconfig(user={"exec": stanza}))
+    plugin = resolve(no_pod(tmp_path), {}, home=tmp_path).exec_plugin
+    assert plugin is not None
+    assert plugin.command == "aws"
+    assert plugin.interactive_mode == "IfAvailable"  # the v1beta1 default
+    assert plugin.cluster is None  # provideClusterInfo unset
+
+
+@pytest.mark.parametrize(
+    ("stanza", "problem"),
+    [
+        (
+            {"apiVersion": "client.authentication.k8s.io/v1", "command": "aws"},
+            "exec with apiVersion client.authentication.k8s.io/v1 needs interactiveMode (one "
+            "of Never, IfAvailable, Always)",
+        ),
+        (
+            {"command": "aws"},
+            "exec has no apiVersion (use client.authentication.k8s.io/v1)",
+        ),
+        (
+            {"apiVersion": "client.authentication.k8s.io/v1alpha1", "command": "aws"},
+            "exec has apiVersion 'client.authentication.k8s.io/v1alpha1'; pytest-incluster "
+            "supports client.authentication.k8s.io/v1 and client.authentication.k8s.io/v1beta1",
+        ),
+    ],
+)
+def test_malformed_exec_stanza_names_the_user_and_file(
+    tmp_path: Path, stanza: dict[str, Any], problem: str
+) -> None:
+    write(tmp_path / ".kube" / "config", kubeconfig(user={"exec": stanza}))
+    with pytest.raises(ConfigError) as info:
+        resolve(no_pod(tmp_path), {}, home=tmp_path)
+    assert str(info.value) == (
+        f"kubeconfig ~/.kube/config: user 'dev-user' (context 'dev'): {problem}. Fix the exec "
+        "stanza as your cloud provider's documentation shows it (compare with 'kubectl config "
+        "view')."
+    )
+    assert info.value.help_url == "README.md#exec-plugin"
+
+
+def test_exec_with_a_static_token_is_refused(tmp_path: Path) -> None:
+    stanza = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws"}
+    write(tmp_path / ".kube" / "config", kubeconfig(user={"exec": stanza, "token": "t"}))
+    with pytest.raises(ConfigError, match="has an exec credential plugin and also a token"):
+        resolve(no_pod(tmp_path), {}, home=tmp_path)
+
+
+def test_exec_timeout_must_be_a_positive_number(tmp_path: Path) -> None:
+    stanza = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws"}
+    write(tmp_path / ".kube" / "config", kubeconfig(user={"exec": stanza}))
+    with pytest.raises(ConfigError) as info:
+        resolve(no_pod(tmp_path, exec_timeout="soon"), {}, home=tmp_path)
+    assert str(info.value) == (
+        "The exec plugin timeout 'soon' (from --incluster-exec-timeout) is not a positive "
+        "number of seconds. Give e.g. --incluster-exec-timeout 120."
+    )
+    plugin = resolve(no_pod(tmp_path, exec_timeout="5"), {}, home=tmp_path).exec_plugin
+    assert plugin is not None
+    assert plugin.timeout_s == 5.0
