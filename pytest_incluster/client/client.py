@@ -272,7 +272,11 @@ class K8sClient(httpx.Client):
         if is_tls_failure(exc):
             ca = str(self.config.ca_file) if self.config.ca_file else "(system trust store)"
             return TLSError(
-                self.config.server, str(exc), ca_file=ca, host=request.url.host, request=request
+                self.config.server,
+                str(exc),
+                ca_file=ca,
+                host=self.config.tls_server_name or request.url.host,
+                request=request,
             )
         proxy = self.config.proxy_url
         if proxy is not None and isinstance(exc, httpx.ProxyError | httpx.ConnectError):
