@@ -79,6 +79,10 @@ def main() -> int:
         print("token: not-json-at-all")
         return 0
     status = _status(mode)
+    if os.environ.get("PLUGIN_LOG") and "token" in status:
+        # Test-only: the signature part, so a test can check that no output shows it.
+        with open(os.environ["PLUGIN_LOG"] + ".signatures", "a") as log:
+            log.write(status["token"].rsplit(".", 1)[-1] + "\n")
     if expires is not None:
         status["expirationTimestamp"] = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
     credential: dict[str, Any] = {"kind": "ExecCredential", "status": status}
