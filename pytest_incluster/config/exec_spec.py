@@ -12,7 +12,7 @@ looked up on ``PATH``); ``env`` entries need a ``name`` and a ``value``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +66,14 @@ class ExecPlugin:
     api_version: str
     command: str
     where: str
-    args: tuple[str, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
+    # Arguments and environment may carry secrets (a key passed as an argument, a client
+    # secret in the environment): kept out of the repr, hence out of tracebacks and logs.
+    args: tuple[str, ...] = field(default=(), repr=False)
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     interactive_mode: str = "IfAvailable"
     install_hint: str = ""
     provide_cluster_info: bool = False
-    cluster: ClusterInfo | None = None
+    cluster: ClusterInfo | None = field(default=None, repr=False)
     timeout_s: float = DEFAULT_EXEC_TIMEOUT_S
     user: str = ""
 

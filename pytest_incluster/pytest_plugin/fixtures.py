@@ -44,7 +44,8 @@ def k8s_server(k8s_config: ClusterConfig) -> str:
 
 @pytest.fixture
 def k8s_token(pytestconfig: pytest.Config, k8s_config: ClusterConfig) -> str:
-    """The current bearer token, read now (so a rotated token is seen); empty if none is used.
+    """The current bearer token, read now (so a rotated token is seen, and an exec credential
+    plugin's expired token is renewed); empty if none is used.
 
     Function-scoped on purpose: a session-scoped value would go stale when the kubelet rotates
     the projected token. Treat it as a secret; the report redacts it wherever it appears. A

@@ -491,6 +491,9 @@ def test_exec_user_is_described_with_its_place(tmp_path: Path) -> None:
     assert plugin.cluster.ca_data == ca_pem
     assert plugin.cluster.extension_json == '{"audience": "ci"}'
     assert ("exec credential plugin", plugin.command, plugin.where) in config.describe()
+    # Arguments and environment can hold secrets: not in the repr (tracebacks, logs).
+    assert "prod" not in repr(config)
+    assert "AWS_PROFILE" not in repr(config)
 
 
 def test_exec_command_without_a_separator_stays_a_name(tmp_path: Path) -> None:
