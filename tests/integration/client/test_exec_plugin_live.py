@@ -233,6 +233,27 @@ def test_a_client_certificate_from_the_plugin_authenticates(
     assert list(Path(tempfile.gettempdir()).glob("pytest-incluster-exec-*")) == []
 
 
+def test_an_expiring_client_certificate_is_fetched_again(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    log = tmp_path / "runs.log"
+    env = {
+        "PLUGIN_MODE": "cert",
+        "PLUGIN_CERT": str(control_plane.admin_cert_file),
+        "PLUGIN_KEY": str(control_plane.admin_key_file),
+        "PLUGIN_LOG": str(log),
+        "PLUGIN_TTL": "2",
+    }
+    with K8sClient(config_from(write_kubeconfig(tmp_path, control_plane, env))) as client:
+        client.get("/version")
+        assert len(runs(log)) == 1
+        expires = datetime.fromisoformat(runs(log)[0]["expires"])
+        while datetime.now(UTC) <= expires:
+            time.sleep(0.2)
+        assert client.whoami().username == "pytest-incluster-admin"
+    assert len(runs(log)) == 2
+
+
 def test_a_certificate_with_the_wrong_key_is_refused(
     control_plane: ControlPlane, tmp_path: Path
 ) -> None:

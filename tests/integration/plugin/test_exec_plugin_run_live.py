@@ -107,3 +107,29 @@ def test_a_broken_plugin_fails_the_tests_with_one_paragraph(
     )
     assert "Traceback" not in result.stdout.str()
     assert len(runs(log)) == 1  # not run again, with its timeout, for every test
+
+
+def test_a_hanging_plugin_is_stopped_after_the_exec_timeout(
+    pytester: pytest.Pytester, control_plane: ControlPlane
+) -> None:
+    home = pytester.path / "home"
+    home.mkdir()
+    env = {"PLUGIN_MODE": "hang", "PLUGIN_STDERR": "Opening the browser to log in..."}
+    kubeconfig = write_kubeconfig(home, control_plane, env)
+    pytester.makepyfile("def test_needs_the_cluster(k8s):\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        f"--incluster-kubeconfig={kubeconfig}",
+        "--incluster-exec-timeout=2",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "kubeconfig ~/home/kubeconfig user 'eks-user' (context 'eks'): the exec credential "
+            f"plugin {home}/get-token did not finish within 2 s and was stopped; its stderr said: "
+            '"Opening the browser to log in...". If it waits for a login or a prompt, log in '
+            "first by running the command by hand; if it is just slow, raise "
+            "--incluster-exec-timeout. (see README.md#exec-plugin)",
+        ]
+    )
