@@ -98,6 +98,8 @@ def test_a_broken_plugin_fails_the_tests_with_one_paragraph(
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(
         [
+            "incluster: server * | kubernetes not asked (kubeconfig ~/home/kubeconfig user "
+            "'eks-user' (context 'eks'): the exec credential plugin * failed with exit code 3; *",
             "kubeconfig ~/home/kubeconfig user 'eks-user' (context 'eks'): the exec credential "
             f'plugin {home}/get-token failed with exit code 3; its stderr said: "error: token '
             'for profile ci has expired". Run the command by hand with the same arguments to '
