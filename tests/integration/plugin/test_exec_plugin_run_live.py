@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_incluster.client import K8sClient
-from tests.integration.client.test_exec_plugin_live import runs, token_env, write_kubeconfig
+from tests.support.exec_kubeconfig import runs, token_env, write_kubeconfig
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
