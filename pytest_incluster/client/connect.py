@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from pytest_incluster.client.auth import StaticTokenAuth, TokenFileAuth
+from pytest_incluster.client.cert_rotation import CertificateRotation
 from pytest_incluster.client.exec_auth import ExecCredentialAuth
 from pytest_incluster.client.tls import ssl_context
 from pytest_incluster.config.model import ClusterConfig
@@ -62,12 +63,21 @@ def transport_for(
     """The TLS transport: verified against the cluster CA (client certificate if configured),
     through the kubeconfig's ``proxy-url`` if set (it wins over ``proxy``, the environment's
     proxy, as in client-go)."""
-    transport: httpx.BaseTransport = httpx.HTTPTransport(
-        verify=ssl_context(config),
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
-        proxy=config.proxy_url or proxy,
+    context = ssl_context(config)
+
+    def make() -> httpx.HTTPTransport:
+        return httpx.HTTPTransport(
+            verify=context,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            proxy=config.proxy_url or proxy,
+        )
+
+    transport: httpx.BaseTransport = (
+        make()
+        if config.exec_plugin is None
+        else CertificateRotation(make, source_for(config.exec_plugin))
     )
     if config.disable_compression:
         transport = WithoutCompression(transport)

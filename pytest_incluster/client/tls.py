@@ -11,7 +11,8 @@ proxy: the context itself substitutes it, so no connection path can forget it.
 
 A client certificate from an exec plugin is loaded from memory by way of a private file that
 exists only during the load (``ssl`` reads keys from files only), and is reloaded when the
-plugin returns a new one; connections opened afterwards present the new certificate.
+plugin returns a new one; connections opened afterwards present the new certificate (and
+``client/cert_rotation.py`` makes sure later requests open new connections).
 """
 
 from __future__ import annotations
