@@ -243,11 +243,10 @@ def undecided_message(spec: ExpectSpec, exc: BaseException) -> str:
     UnverifiedDenial`); the test fails rather than pass or report a false finding."""
     from pytest_incluster.errors import help_url
 
-    anchor = getattr(exc, "anchor", "")
     return (
         f"could not decide: expected {spec.describe()}, but {_server_text(exc)}. "
         "The test neither passes nor counts as a finding; run it again once the API server "
-        f"answers /readyz with ok (see {help_url(anchor)})."
+        f"answers /readyz with ok (see {help_url('not-counted-as-a-denial')})."
     )
 
 
