@@ -208,12 +208,6 @@ class K8sClient(httpx.Client):
         self._impersonation = impersonation
         self.headers = impersonated_headers(self.headers.multi_items(), impersonation)
 
-    def set_impersonation(
-        self, user: str | None, groups: Iterable[str] = (), uid: str | None = None
-    ) -> None:
-        """Make this client act as ``user`` from now on (None: act as itself again)."""
-        self._apply_impersonation(Impersonation.of(user, groups, uid) if user else None)
-
     def impersonate(
         self, user: str, groups: Iterable[str] = (), uid: str | None = None
     ) -> K8sClient:

@@ -33,6 +33,7 @@ from pytest_incluster.config.incluster import (
     server_from_env,
 )
 from pytest_incluster.config.model import ClusterConfig
+from pytest_incluster.config.names import NAMESPACE_RULE, is_namespace_name
 from pytest_incluster.config.options import Options, Sourced
 from pytest_incluster.config.private_files import PrivateFiles
 from pytest_incluster.config.server import check_server
@@ -120,9 +121,22 @@ def _namespace(
     candidates = [(explicit, options.namespace.source), *fallbacks, ("default", "default")]
     for value, source in candidates:
         if value:
+            if not is_namespace_name(value):
+                raise ConfigError(_bad_namespace_message(value, source))
             sources["namespace"] = source
             return value
     raise AssertionError("unreachable: 'default' always matches")
+
+
+def _bad_namespace_message(value: str, source: str) -> str:
+    """A namespace that cannot exist, from the environment or a file: the server would answer
+    an empty list or "no" for it, so every test about it would pass or fail for a wrong reason.
+    """
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    return (
+        f"The namespace {shown!r} (from {source}) is not a namespace name: {NAMESPACE_RULE}. "
+        "Fix it there, or pass --incluster-namespace NAME to choose the namespace explicitly."
+    )
 
 
 _FileCheck = Callable[..., None]  # check_token_file / check_ca_file(path, source, *, fix)
