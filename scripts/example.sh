@@ -6,11 +6,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$ROOT"
 
 # The "=" forms matter: pytest picks its rootdir and ini file from every argument naming an
-# existing path, so "--incluster-local-apply deploy" as two words would make the repository
+# existing path, so "--incluster-local-apply deploy/local" as two words would make the repository
 # root the rootdir and skip example_tests/pytest.ini.
 "$VENV/bin/python" -m pytest example_tests \
     --incluster-local \
-    --incluster-local-apply=deploy \
+    --incluster-local-apply=deploy/local \
     --incluster-local-as=pytest-incluster/pytest-incluster \
     --html=report.html --self-contained-html "$@"
 echo "==> report written to $ROOT/report.html"

@@ -34,6 +34,7 @@ from pytest_incluster.client.errors import (
     ApiError,
     ApiUnreachable,
     CleanupError,
+    ProxyRefused,
     TLSError,
     UnverifiedDenial,
     error_from_response,
@@ -54,7 +55,7 @@ from pytest_incluster.client.tracking import (
     delete_options,
 )
 from pytest_incluster.client.transport import RetryPolicy, RetryTransport, is_tls_failure
-from pytest_incluster.config.model import ClusterConfig
+from pytest_incluster.config.model import ClusterConfig, shown_proxy
 from pytest_incluster.version import __version__
 
 if TYPE_CHECKING:
@@ -207,12 +208,6 @@ class K8sClient(httpx.Client):
         self._impersonation = impersonation
         self.headers = impersonated_headers(self.headers.multi_items(), impersonation)
 
-    def set_impersonation(
-        self, user: str | None, groups: Iterable[str] = (), uid: str | None = None
-    ) -> None:
-        """Make this client act as ``user`` from now on (None: act as itself again)."""
-        self._apply_impersonation(Impersonation.of(user, groups, uid) if user else None)
-
     def impersonate(
         self, user: str, groups: Iterable[str] = (), uid: str | None = None
     ) -> K8sClient:
@@ -271,7 +266,20 @@ class K8sClient(httpx.Client):
         if is_tls_failure(exc):
             ca = str(self.config.ca_file) if self.config.ca_file else "(system trust store)"
             return TLSError(
-                self.config.server, str(exc), ca_file=ca, host=request.url.host, request=request
+                self.config.server,
+                str(exc),
+                ca_file=ca,
+                host=self.config.tls_server_name or request.url.host,
+                request=request,
+            )
+        proxy = self.config.proxy_url
+        if proxy is not None and isinstance(exc, httpx.ProxyError | httpx.ConnectError):
+            return ProxyRefused(
+                self.config.server,
+                reason,
+                proxy=shown_proxy(proxy),
+                source=self.config.sources.get("proxy", self.config.source),
+                request=request,
             )
         return ApiUnreachable(self.config.server, reason, request=request)
 

@@ -278,6 +278,33 @@ class ApiUnreachable(httpx.TransportError, InclusterError):
         return f"cannot reach the API server at {self.server} ({self.reason})"
 
 
+class ProxyRefused(ApiUnreachable):
+    """The kubeconfig's ``proxy-url`` did not open a tunnel (CONNECT) to the API server."""
+
+    anchor = "proxy"
+
+    def __init__(
+        self,
+        server: str,
+        reason: str,
+        *,
+        proxy: str,
+        source: str,
+        request: httpx.Request | None = None,
+    ) -> None:
+        self.proxy = proxy
+        self.source = source
+        super().__init__(server, reason, request=request)
+
+    def _message(self) -> str:
+        return (
+            f"The proxy {self.proxy} (proxy-url from {self.source}) did not open a tunnel to "
+            f"the API server at {self.server} ({self.reason}). Check that the proxy is running "
+            "and allows CONNECT to the API server's host and port (and any credentials it "
+            "needs), or remove proxy-url to reach the server directly."
+        )
+
+
 class TLSError(ApiUnreachable):
     """The TLS handshake failed: the server's certificate is not trusted for this host."""
 

@@ -2,28 +2,105 @@
 
 Verification is switched off only when the configuration says ``insecure_skip_tls_verify``
 (the pytest layer prints the warning). Without a CA file the system trust store is used, which
-still verifies; there is no path from "CA missing" to "not verified".
+still verifies; there is no path from "CA missing" to "not verified". A CA file may hold several
+CAs (a bundle); any of them may sign the server's certificate.
+
+``tls_server_name`` (a kubeconfig's ``tls-server-name``) replaces the URL's host as the name
+sent in SNI and checked against the certificate, on every connection, direct or through a
+proxy: the context itself substitutes it, so no connection path can forget it.
+
+A client certificate from an exec plugin is loaded from memory by way of a private file that
+exists only during the load (``ssl`` reads keys from files only), and is reloaded when the
+plugin returns a new one; connections opened afterwards present the new certificate (and
+``client/cert_rotation.py`` makes sure later requests open new connections).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import ssl
+import tempfile
+from typing import Any
 
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.config.model import ClusterConfig
+from pytest_incluster.credentials.exec_output import ExecCredential
+from pytest_incluster.credentials.exec_source import source_for
+
+
+class _ServerNameContext(ssl.SSLContext):
+    """An SSLContext that always uses ``server_name`` for SNI and hostname verification."""
+
+    server_name: str
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        kwargs["server_hostname"] = self.server_name
+        return super().wrap_socket(*args, **kwargs)
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        kwargs["server_hostname"] = self.server_name
+        return super().wrap_bio(*args, **kwargs)
+
+
+def _new_context(config: ClusterConfig) -> ssl.SSLContext:
+    if config.tls_server_name is None:
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = _ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.server_name = config.tls_server_name
+    return context
+
+
+def _verifying_context(config: ClusterConfig) -> ssl.SSLContext:
+    """What ``ssl.create_default_context`` makes, in the class the server name needs."""
+    context = _new_context(config)
+    if config.insecure_skip_tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif config.ca_file is not None:
+        context.load_verify_locations(cafile=str(config.ca_file))
+    else:
+        context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+    return context
+
+
+def load_exec_certificate(context: ssl.SSLContext, credential: ExecCredential, where: str) -> None:
+    """Load the plugin's client certificate and key into ``context`` (no-op for a token)."""
+    if credential.client_certificate is None or credential.client_key is None:
+        return
+    directory = tempfile.mkdtemp(prefix="pytest-incluster-exec-")  # 0700
+    path = os.path.join(directory, "client.pem")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(credential.client_certificate.rstrip() + b"\n")
+            handle.write(credential.client_key.reveal().encode())
+        context.load_cert_chain(path)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        raise ConfigError(
+            f"{where}: the exec credential plugin returned a client certificate and key that "
+            f"cannot be used ({reason}). Check that both are PEM and that the key matches the "
+            "certificate.",
+            anchor="exec-plugin",
+        ) from None
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _exec_certificate(context: ssl.SSLContext, config: ClusterConfig) -> None:
+    plugin = config.exec_plugin
+    if plugin is None:
+        return
+    source = source_for(plugin)
+    load_exec_certificate(context, source.current(), plugin.where)
+    source.add_listener(lambda credential: load_exec_certificate(context, credential, plugin.where))
 
 
 def ssl_context(config: ClusterConfig) -> ssl.SSLContext:
     """An SSLContext for ``config``; ConfigError naming the file when a PEM cannot be loaded."""
     try:
-        if config.insecure_skip_tls_verify:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        elif config.ca_file is not None:
-            context = ssl.create_default_context(cafile=str(config.ca_file))
-        else:
-            context = ssl.create_default_context()
+        context = _verifying_context(config)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(
             f"Cannot load the CA certificate file {config.ca_file} "
@@ -44,4 +121,5 @@ def ssl_context(config: ClusterConfig) -> ssl.SSLContext:
                 f"{exc}. Check that both are PEM and that the key matches the certificate.",
                 anchor="ca-file",
             ) from None
+    _exec_certificate(context, config)
     return context

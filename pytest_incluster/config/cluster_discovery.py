@@ -15,11 +15,14 @@ and every error can say "from --incluster-ca-file" instead of leaving the user t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from pytest_incluster.config import kubeconfig
 from pytest_incluster.config.errors import ConfigError, NoClusterFound
+from pytest_incluster.config.exec_spec import DEFAULT_EXEC_TIMEOUT_S, ClusterInfo, ExecPlugin
 from pytest_incluster.config.files import check_ca_file, check_readable, check_token_file
 from pytest_incluster.config.incluster import (
     DEFAULT_SERVER,
@@ -30,6 +33,7 @@ from pytest_incluster.config.incluster import (
     server_from_env,
 )
 from pytest_incluster.config.model import ClusterConfig
+from pytest_incluster.config.names import NAMESPACE_RULE, is_namespace_name
 from pytest_incluster.config.options import Options, Sourced
 from pytest_incluster.config.private_files import PrivateFiles
 from pytest_incluster.config.server import check_server
@@ -117,9 +121,22 @@ def _namespace(
     candidates = [(explicit, options.namespace.source), *fallbacks, ("default", "default")]
     for value, source in candidates:
         if value:
+            if not is_namespace_name(value):
+                raise ConfigError(_bad_namespace_message(value, source))
             sources["namespace"] = source
             return value
     raise AssertionError("unreachable: 'default' always matches")
+
+
+def _bad_namespace_message(value: str, source: str) -> str:
+    """A namespace that cannot exist, from the environment or a file: the server would answer
+    an empty list or "no" for it, so every test about it would pass or fail for a wrong reason.
+    """
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    return (
+        f"The namespace {shown!r} (from {source}) is not a namespace name: {NAMESPACE_RULE}. "
+        "Fix it there, or pass --incluster-namespace NAME to choose the namespace explicitly."
+    )
 
 
 _FileCheck = Callable[..., None]  # check_token_file / check_ca_file(path, source, *, fix)
@@ -306,6 +323,7 @@ def _from_kubeconfig(
         home=home,
         private=private,
         user_auth=token_file is None,
+        exec_timeout=_exec_timeout(options),
     )
     label = chosen.label
     sources["context"] = options.context.source if _given(options.context) else label
@@ -327,6 +345,43 @@ def _from_kubeconfig(
         token = chosen.token
         sources["token"] = label
 
+    insecure, ca_file = _kubeconfig_trust(options, chosen, server, home, fix, sources)
+
+    if chosen.client_cert_file is not None and chosen.client_key_file is not None:
+        check_readable(chosen.client_cert_file, "client certificate", label, fix=fix)
+        check_readable(chosen.client_key_file, "client key", label, fix=fix)
+        sources["cert"] = label
+
+    namespace = _namespace(options, [(chosen.namespace, label)], sources)
+    _connection_sources(chosen, sources)
+    return ClusterConfig(
+        server=server,
+        namespace=namespace,
+        source=options.local or label,
+        sources=sources,
+        token_file=token_file,
+        token=token,
+        ca_file=ca_file,
+        client_cert_file=chosen.client_cert_file,
+        client_key_file=chosen.client_key_file,
+        insecure_skip_tls_verify=insecure,
+        exec_plugin=_with_cluster_info(chosen, server, ca_file, insecure),
+        tls_server_name=chosen.tls_server_name,
+        proxy_url=chosen.proxy_url,
+        disable_compression=chosen.disable_compression,
+    )
+
+
+def _kubeconfig_trust(
+    options: Options,
+    chosen: kubeconfig.Selection,
+    server: str,
+    home: Path,
+    fix: str,
+    sources: dict[str, str],
+) -> tuple[bool, Path | None]:
+    """insecure-skip-tls-verify and the CA file: the options', else the kubeconfig's."""
+    label = chosen.label
     insecure = options.insecure_skip_tls_verify.value or chosen.insecure
     if insecure:
         sources["insecure"] = (
@@ -347,22 +402,54 @@ def _from_kubeconfig(
         )
         if ca_file is None:
             sources["ca_file"] = "system trust store"
+    return insecure, ca_file
 
-    if chosen.client_cert_file is not None and chosen.client_key_file is not None:
-        check_readable(chosen.client_cert_file, "client certificate", label, fix=fix)
-        check_readable(chosen.client_key_file, "client key", label, fix=fix)
-        sources["cert"] = label
 
-    namespace = _namespace(options, [(chosen.namespace, label)], sources)
-    return ClusterConfig(
+def _exec_timeout(options: Options) -> float:
+    """--incluster-exec-timeout as seconds (a positive number), else the default."""
+    value = _given(options.exec_timeout)
+    if value is None:
+        return DEFAULT_EXEC_TIMEOUT_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(
+            f"The exec plugin timeout {value!r} (from {options.exec_timeout.source}) is not a "
+            "positive number of seconds. Give e.g. --incluster-exec-timeout 120.",
+            anchor="exec-plugin",
+        )
+    return seconds
+
+
+def _connection_sources(chosen: kubeconfig.Selection, sources: dict[str, str]) -> None:
+    """Name the kubeconfig (with cluster and user) as the source of what it configured."""
+    cluster = f"{chosen.label}, cluster {chosen.cluster!r}"
+    if chosen.exec_plugin is not None:
+        sources["exec"] = chosen.exec_plugin.where
+    if chosen.tls_server_name is not None:
+        sources["tls"] = cluster
+    if chosen.proxy_url is not None:
+        sources["proxy"] = f"{cluster}, user {chosen.user!r}" if chosen.user else cluster
+
+
+def _with_cluster_info(
+    chosen: kubeconfig.Selection, server: str, ca_file: Path | None, insecure: bool
+) -> ExecPlugin | None:
+    """The exec plugin with the cluster it is asked about, when it wants to know."""
+    plugin = chosen.exec_plugin
+    if plugin is None or not plugin.provide_cluster_info:
+        return plugin
+    info = ClusterInfo(
         server=server,
-        namespace=namespace,
-        source=options.local or label,
-        sources=sources,
-        token_file=token_file,
-        token=token,
-        ca_file=ca_file,
-        client_cert_file=chosen.client_cert_file,
-        client_key_file=chosen.client_key_file,
+        ca_data=ca_file.read_bytes() if ca_file is not None else None,
+        tls_server_name=chosen.tls_server_name,
         insecure_skip_tls_verify=insecure,
+        proxy_url=chosen.proxy_url,
+        disable_compression=chosen.disable_compression,
+        extension_json=(
+            json.dumps(chosen.exec_extension) if chosen.exec_extension is not None else None
+        ),
     )
+    return replace(plugin, cluster=info)

@@ -3,10 +3,12 @@
 Supported: ``KUBECONFIG`` lists merged first-wins (the first file that names a cluster, user or
 context, or sets ``current-context``, wins; missing files are skipped), relative paths resolved
 against the file that holds them, bearer ``token``/``tokenFile``, client certificates and CAs as
-paths or inline ``-data`` (written to private files), ``insecure-skip-tls-verify`` and the
-context's namespace. Exec plugins, auth providers and passwords are refused with a message that
-names the context and file, because running arbitrary credential helpers is not this plugin's job
-and a silent anonymous fallback would make every negative access test pass for the wrong reason.
+paths or inline ``-data`` (written to private files), exec credential plugins (described here,
+run by the ``credentials`` package), and the cluster's ``insecure-skip-tls-verify``,
+``tls-server-name``, ``proxy-url`` (HTTP or HTTPS proxies) and ``disable-compression``, and the
+context's namespace. Auth providers (deprecated, removed from kubectl), passwords and kubeconfig
+impersonation are refused with a message that names the context and file: a silent anonymous
+fallback would make every negative access test pass for the wrong reason.
 """
 
 from __future__ import annotations
@@ -22,25 +24,36 @@ from typing import Any
 import yaml
 
 from pytest_incluster.config.errors import ConfigError
+from pytest_incluster.config.exec_spec import (
+    DEFAULT_EXEC_TIMEOUT_S,
+    EXEC_EXTENSION,
+    ExecPlugin,
+    ExecSpecError,
+    parse_exec,
+)
 from pytest_incluster.config.private_files import PrivateFiles
 from pytest_incluster.secret import Secret
 
 KUBECONFIG_ENV = "KUBECONFIG"
 
 _UNSUPPORTED_AUTH = {
-    "exec": "an exec credential plugin",
-    "auth-provider": "an auth-provider plugin",
-    "username": "a username and password",
-    "password": "a username and password",
+    "auth-provider": (
+        "an auth-provider plugin (deprecated by Kubernetes and removed from kubectl; "
+        "providers moved to exec credential plugins)"
+    ),
+    "username": "basic auth (a username and password; the API server no longer accepts it)",
+    "password": "basic auth (a username and password; the API server no longer accepts it)",
     "as": "kubeconfig impersonation ('as')",
     "as-groups": "kubeconfig impersonation ('as-groups')",
     "as-uid": "kubeconfig impersonation ('as-uid')",
 }
 _AUTH_FIX = (
-    "Use a context whose user has a token, tokenFile or client certificate (for example a "
-    "ServiceAccount token from 'kubectl create token'), pass --incluster-token-file, or run the "
-    "tests inside the cluster."
+    "Use a context whose user has a token, tokenFile, client certificate or exec credential "
+    "plugin (for example a ServiceAccount token from 'kubectl create token', or the plugin "
+    "your cloud provider documents), pass --incluster-token-file, or run the tests inside the "
+    "cluster."
 )
+_PROXY_SCHEMES = ("http", "https")
 
 
 def display_path(path: Path, home: Path) -> str:
@@ -103,6 +116,13 @@ class Selection:
     token_file: Path | None
     client_cert_file: Path | None
     client_key_file: Path | None
+    exec_plugin: ExecPlugin | None = None
+    user: str | None = None
+    cluster: str = ""
+    tls_server_name: str | None = None
+    proxy_url: str | None = None
+    disable_compression: bool = False
+    exec_extension: Any = None  # the cluster's client.authentication.k8s.io/exec extension
 
 
 def _fail(
@@ -247,14 +267,66 @@ def _context_entry(
     return name, entry
 
 
+@dataclass(frozen=True)
+class _Cluster:
+    """What a context's cluster says about reaching and trusting the API server."""
+
+    name: str
+    server: str
+    ca_file: Path | None
+    insecure: bool
+    tls_server_name: str | None
+    proxy_url: str | None
+    disable_compression: bool
+    exec_extension: Any
+
+
+def _bool(body: Mapping[str, Any], key: str, where: str, entry: _Entry, home: Path) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise _fail(
+            entry.origin,
+            home,
+            f"{where} has {key} {value!r}, not true or false",
+            "Write it as a YAML boolean.",
+        )
+    return value
+
+
+def _proxy_url(body: Mapping[str, Any], where: str, entry: _Entry, home: Path) -> str | None:
+    url = _string(body, "proxy-url", where, entry, home)
+    if url is None:
+        return None
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in _PROXY_SCHEMES or not rest.strip("/"):
+        shown = f"scheme {scheme!r}" if sep else "no scheme"
+        raise _fail(
+            entry.origin,
+            home,
+            f"{where} has a proxy-url with {shown}; pytest-incluster supports http:// and "
+            "https:// proxies (reached with CONNECT), not SOCKS",
+            "Write it as http://HOST:PORT, or remove it to reach the API server directly.",
+            anchor="proxy",
+        )
+    return url
+
+
+def _exec_extension(body: Mapping[str, Any]) -> Any:
+    """The ``extension`` of the cluster's ``client.authentication.k8s.io/exec`` extension."""
+    for item in body.get("extensions") or []:
+        if isinstance(item, Mapping) and item.get("name") == EXEC_EXTENSION:
+            return item.get("extension")
+    return None
+
+
 def _cluster_of(
     config: Kubeconfig, name: str, entry: _Entry, *, home: Path, private: PrivateFiles
-) -> tuple[str, Path | None, bool]:
-    """Server, CA file and insecure-skip-tls-verify of the cluster context ``name`` names."""
+) -> _Cluster:
+    """What the cluster that context ``name`` names says."""
     where = f"context {name!r}"
     cluster_name = _string(entry.body, "cluster", where, entry, home)
     cluster = config.clusters.get(cluster_name or "")
-    if cluster is None:
+    if cluster is None or cluster_name is None:
         raise _fail(
             entry.origin if cluster_name else config.files[0],
             home,
@@ -267,22 +339,6 @@ def _cluster_of(
         raise _fail(
             cluster.origin, home, f"{cwhere} has no server", "Add 'server: https://HOST:PORT'."
         )
-    for unsupported in ("tls-server-name", "proxy-url"):
-        if cluster.body.get(unsupported):
-            raise _fail(
-                cluster.origin,
-                home,
-                f"{cwhere} sets {unsupported}, which pytest-incluster does not support",
-                "Remove it, or reach the API server directly with --incluster-server.",
-            )
-    insecure = cluster.body.get("insecure-skip-tls-verify", False)
-    if not isinstance(insecure, bool):
-        raise _fail(
-            cluster.origin,
-            home,
-            f"{cwhere} has insecure-skip-tls-verify {insecure!r}, not true or false",
-            "Write it as a YAML boolean.",
-        )
     ca_file = _file_or_data(
         cluster.body,
         "certificate-authority",
@@ -292,20 +348,76 @@ def _cluster_of(
         private=private,
         suffix="ca.crt",
     )
-    return server, ca_file, insecure
+    return _Cluster(
+        name=cluster_name,
+        server=server,
+        ca_file=ca_file,
+        insecure=_bool(cluster.body, "insecure-skip-tls-verify", cwhere, cluster, home),
+        tls_server_name=_string(cluster.body, "tls-server-name", cwhere, cluster, home),
+        proxy_url=_proxy_url(cluster.body, cwhere, cluster, home),
+        disable_compression=_bool(cluster.body, "disable-compression", cwhere, cluster, home),
+        exec_extension=_exec_extension(cluster.body),
+    )
 
 
-_Credentials = tuple[Secret | None, Path | None, Path | None, Path | None]
+@dataclass(frozen=True)
+class _Credentials:
+    """A user's credentials; all None when the context has no user."""
+
+    user: str | None = None
+    token: Secret | None = None
+    token_file: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    exec_plugin: ExecPlugin | None = None
+
+
+def _exec_plugin(
+    user: _Entry, uwhere: str, user_name: str, *, home: Path, exec_timeout: float
+) -> ExecPlugin:
+    others = ("token", "tokenFile", "client-certificate", "client-certificate-data")
+    if any(user.body.get(k) for k in others):
+        raise _fail(
+            user.origin,
+            home,
+            f"{uwhere} has an exec credential plugin and also a token or client certificate",
+            "Keep one way to authenticate: remove the exec stanza or the static credential.",
+            anchor="exec-plugin",
+        )
+    where = f"kubeconfig {display_path(user.origin, home)} {uwhere}"
+    try:
+        return parse_exec(
+            user.body["exec"],
+            origin=user.origin,
+            where=where,
+            user=user_name,
+            timeout_s=exec_timeout,
+        )
+    except ExecSpecError as exc:
+        raise _fail(
+            user.origin,
+            home,
+            f"{uwhere}: {exc}",
+            "Fix the exec stanza as your cloud provider's documentation shows it (compare with "
+            "'kubectl config view').",
+            anchor="exec-plugin",
+        ) from None
 
 
 def _user_credentials(
-    config: Kubeconfig, name: str, entry: _Entry, *, home: Path, private: PrivateFiles
+    config: Kubeconfig,
+    name: str,
+    entry: _Entry,
+    *,
+    home: Path,
+    private: PrivateFiles,
+    exec_timeout: float,
 ) -> _Credentials:
-    """Token, token file, client certificate and key of the context's user (all None if none)."""
+    """Token, token file, client certificate and key, or exec plugin of the context's user."""
     where = f"context {name!r}"
     user_name = _string(entry.body, "user", where, entry, home)
     if not user_name:
-        return None, None, None, None
+        return _Credentials()
     user = config.users.get(user_name)
     if user is None:
         raise _fail(
@@ -324,6 +436,9 @@ def _user_credentials(
                 _AUTH_FIX,
                 anchor="unsupported-credentials",
             )
+    if user.body.get("exec"):
+        plugin = _exec_plugin(user, uwhere, user_name, home=home, exec_timeout=exec_timeout)
+        return _Credentials(user=user_name, exec_plugin=plugin)
     token: Secret | None = None
     token_file = None
     token_path = _string(user.body, "tokenFile", uwhere, user, home)
@@ -351,7 +466,7 @@ def _user_credentials(
             f"{uwhere} has a client certificate without a key or a key without a certificate",
             "Give both client-certificate(-data) and client-key(-data).",
         )
-    return token, token_file, cert, key
+    return _Credentials(user_name, token, token_file, cert, key)
 
 
 def select(
@@ -362,28 +477,39 @@ def select(
     home: Path,
     private: PrivateFiles,
     user_auth: bool = True,
+    exec_timeout: float = DEFAULT_EXEC_TIMEOUT_S,
 ) -> Selection:
     """Resolve ``context`` (or the current context) to server, credentials and namespace.
 
     ``user_auth=False`` skips the user's credentials (an explicit ``--incluster-token-file``
-    replaces them), so an exec-plugin user does not block a run that brings its own token.
+    replaces them), so a user the plugin cannot use does not block a run that brings its own
+    token.
     """
     name, entry = _context_entry(config, context, context_source, home)
-    server, ca_file, insecure = _cluster_of(config, name, entry, home=home, private=private)
-    token, token_file, cert, key = (
-        _user_credentials(config, name, entry, home=home, private=private)
+    cluster = _cluster_of(config, name, entry, home=home, private=private)
+    creds = (
+        _user_credentials(
+            config, name, entry, home=home, private=private, exec_timeout=exec_timeout
+        )
         if user_auth
-        else (None, None, None, None)
+        else _Credentials()
     )
     return Selection(
         context=name,
         label=f"kubeconfig {display_path(entry.origin, home)} context {name}",
-        server=server,
+        server=cluster.server,
         namespace=_string(entry.body, "namespace", f"context {name!r}", entry, home),
-        ca_file=ca_file,
-        insecure=insecure,
-        token=token,
-        token_file=token_file,
-        client_cert_file=cert,
-        client_key_file=key,
+        ca_file=cluster.ca_file,
+        insecure=cluster.insecure,
+        token=creds.token,
+        token_file=creds.token_file,
+        client_cert_file=creds.cert,
+        client_key_file=creds.key,
+        exec_plugin=creds.exec_plugin,
+        user=creds.user,
+        cluster=cluster.name,
+        tls_server_name=cluster.tls_server_name,
+        proxy_url=cluster.proxy_url,
+        disable_compression=cluster.disable_compression,
+        exec_extension=cluster.exec_extension,
     )

@@ -43,6 +43,7 @@ class Options:
     insecure_skip_tls_verify: Sourced[bool] = field(
         default_factory=lambda: Sourced(False, "default")
     )
+    exec_timeout: Sourced[str | None] = field(default_factory=_unset)
     # Set by --incluster-local: a description such as "local control plane (default/default)"
     # that replaces "service account" in the configuration source. The local control plane
     # passes its server and pod-style sa_dir through ``server`` and ``sa_dir``.

@@ -46,27 +46,36 @@ def cluster_config(config: pytest.Config) -> ClusterConfig:
 
 
 def session_client(config: pytest.Config) -> K8sClient:
-    """The session's authenticated client, created on first use and closed at unconfigure."""
+    """The session's authenticated client, created on first use and closed at unconfigure.
+
+    Raises :class:`ConfigError` (the same one every time) when it cannot be built.
+    """
     state = get_state(config)
     if state.client is not None:
         client: K8sClient = state.client
         return client
+    if state.client_error is not None:
+        raise state.client_error
     from pytest_incluster.client import K8sClient
 
     resolved = cluster_config(config)
     timeout = float(number(config, "timeout"))
     import httpx
 
-    client = K8sClient(
-        resolved,
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        retries=int(number(config, "retries")),
-        call_log=state.calls,
-        on_secret=state.redactor.add_secret,
-        trust_env=bool(get_setting(config, "trust_env").value),
-        max_concurrency=int(number(config, "concurrency")),
-        unreachable_after=int(number(config, "unreachable_after")),
-    )
+    try:
+        client = K8sClient(
+            resolved,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            retries=int(number(config, "retries")),
+            call_log=state.calls,
+            on_secret=state.redactor.add_secret,
+            trust_env=bool(get_setting(config, "trust_env").value),
+            max_concurrency=int(number(config, "concurrency")),
+            unreachable_after=int(number(config, "unreachable_after")),
+        )
+    except ConfigError as exc:  # an exec credential plugin or a client certificate
+        state.client_error = exc
+        raise
     state.client = client
     return client
 

@@ -156,11 +156,15 @@ class ExpectationHooks:
             return report
         forbidden, _ = _error_types()
         excinfo = call.excinfo
+        spec = item.stash.get(EXPECT_KEY, None)
         if excinfo is not None and isinstance(excinfo.value, forbidden):
             message = _server_text(excinfo.value)
             # The server's words first; the (pruned, --tb-styled) traceback after them.
             report.longrepr = f"access denied: {message}\n\n{item.repr_failure(excinfo)}"
-        spec = item.stash.get(EXPECT_KEY, None)
+        elif excinfo is not None and spec is not None and _unverified(excinfo.value):
+            # Not the test's fault and not a verdict: the paragraph says which, without a
+            # traceback into the client that would read like a bug in the test.
+            report.longrepr = undecided_message(spec, excinfo.value)
         if spec is not None and not report.skipped:
             raised = item.stash.get(RAISED_KEY, None) or (excinfo.value if excinfo else None)
             self._record(item, spec, raised)
@@ -224,6 +228,25 @@ def _caught_note(spec: ExpectSpec, calls: list[ApiCall]) -> str:
     return (
         f"\nThe server did refuse {verdict.decisive.describe()}, but the test caught that error "
         "itself; let it propagate out of the test."
+    )
+
+
+def _unverified(exc: BaseException) -> bool:
+    from pytest_incluster.client.errors import UnverifiedDenial
+
+    return isinstance(exc, UnverifiedDenial)
+
+
+def undecided_message(spec: ExpectSpec, exc: BaseException) -> str:
+    """Why an ``expect_*`` test has no verdict: its "no" came from a server not known to be
+    ready, so it proves nothing either way (see :class:`~pytest_incluster.client.errors.
+    UnverifiedDenial`); the test fails rather than pass or report a false finding."""
+    from pytest_incluster.errors import help_url
+
+    return (
+        f"could not decide: expected {spec.describe()}, but {_server_text(exc)}. "
+        "The test neither passes nor counts as a finding; run it again once the API server "
+        f"answers /readyz with ok (see {help_url('not-counted-as-a-denial')})."
     )
 
 

@@ -43,7 +43,8 @@ def k8s_server(k8s_config: ClusterConfig) -> str:
 
 @pytest.fixture
 def k8s_token(pytestconfig: pytest.Config, k8s_config: ClusterConfig) -> str:
-    """The current bearer token, read now (so a rotated token is seen); empty if none is used.
+    """The current bearer token, read now (so a rotated token is seen, and an exec credential
+    plugin's expired token is renewed); empty if none is used.
 
     Function-scoped on purpose: a session-scoped value would go stale when the kubelet rotates
     the projected token. Treat it as a secret; the report redacts it wherever it appears. A
@@ -61,9 +62,28 @@ def k8s_token(pytestconfig: pytest.Config, k8s_config: ClusterConfig) -> str:
             fail_without_cluster(pytestconfig, error)
     elif k8s_config.token is not None:
         token = k8s_config.token.reveal()
+    elif k8s_config.exec_plugin is not None:
+        token = _exec_token(pytestconfig)
     if token:
         get_state(pytestconfig).redactor.add_secret(token)
     return token
+
+
+def _exec_token(pytestconfig: pytest.Config) -> str:
+    """The exec plugin's current token (run again if it expired); empty for a certificate."""
+    from pytest_incluster.credentials.exec_source import source_for
+
+    plugin = cluster_config(pytestconfig).exec_plugin
+    assert plugin is not None
+    error: ConfigError | None = None
+    try:
+        session_client(pytestconfig)  # registers the redactor with the plugin's credentials
+        credential = source_for(plugin).current()
+    except ConfigError as exc:
+        error = exc
+    if error is not None:
+        fail_without_cluster(pytestconfig, error)
+    return credential.token.reveal() if credential.token else ""
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +109,11 @@ def k8s(pytestconfig: pytest.Config, k8s_config: ClusterConfig) -> K8sClient:
     always acts as the runner; in a test marked ``impersonate``, only that test's own ``k8s``
     argument is replaced (for the test's body) by ``k8s.impersonate(user, groups)``.
     """
-    return session_client(pytestconfig)
+    try:
+        return session_client(pytestconfig)
+    except ConfigError as exc:
+        error = exc
+    fail_without_cluster(pytestconfig, error)  # outside the except: no chained traceback
 
 
 @pytest.fixture(scope="session")

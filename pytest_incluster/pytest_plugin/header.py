@@ -59,7 +59,9 @@ def header_lines(config: pytest.Config) -> list[str]:
         from pytest_incluster.client.errors import ApiError
 
         problem = state.redactor.redact(str(exc)).splitlines()[0]
-        if not isinstance(exc, ApiError):
+        if isinstance(exc, ConfigError):  # no client: e.g. the exec credential plugin failed
+            version = f"not asked ({problem})"
+        elif not isinstance(exc, ApiError):
             version = f"unreachable: {problem}"
         elif state.server_version is None:
             version = f"unknown ({problem})"  # the server answered, e.g. 401 for a bad token

@@ -69,6 +69,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("context", "kubeconfig context (default: current-context).", metavar="NAME"),
     Setting(
+        "exec_timeout",
+        "seconds a kubeconfig exec credential plugin may run before it is stopped (default 60).",
+        metavar="SECONDS",
+    ),
+    Setting(
         "insecure_skip_tls_verify",
         "do NOT verify the API server's certificate; shown as a warning in the "
         "header (at the end of the run under -q or --no-header) and the report.",
@@ -207,6 +212,7 @@ def options_from_pytest(config: pytest.Config) -> Options:
         sa_dir=Sourced(sa_dir.value or DEFAULT_SA_DIR, sa_dir.source),
         kubeconfig=text("kubeconfig"),
         context=text("context"),
+        exec_timeout=text("exec_timeout"),
         insecure_skip_tls_verify=Sourced(bool(insecure.value), insecure.source),
     )
 

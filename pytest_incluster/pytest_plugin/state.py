@@ -36,6 +36,9 @@ class SessionState:
     cluster_config: ClusterConfig | None = None
     cluster_error: ConfigError | None = None
     client: K8sClient | None = None  # created on first use (the client is imported lazily)
+    # Why the client could not be built (e.g. the exec credential plugin failed): kept so the
+    # plugin is not run again, with its timeout, for every test.
+    client_error: ConfigError | None = None
     identity: Identity | None = None  # who the server says the runner is, once asked
     server_version: str | None = None
     warnings: list[str] = field(default_factory=list)

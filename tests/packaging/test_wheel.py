@@ -8,7 +8,7 @@ One module-scoped build and install serves every test here:
 * their contents: LICENSE (the Apache-2.0 text of the repository), ``py.typed``, every module of
   the package, and nothing else (no tests, no deploy/, no caches);
 * ``example_tests/`` runs from that virtualenv, as the ServiceAccount of a renamed copy of
-  ``deploy/`` on the real control plane, stores its report in ConfigMaps, and the virtualenv's
+  ``deploy/local`` on the real control plane, stores its report in ConfigMaps, and the virtualenv's
   ``pytest-incluster fetch-report`` reads it back;
 * without the ``local`` extra, ``--incluster-local`` and ``pytest-incluster cluster up`` stop
   with one paragraph naming the extra (``cryptography`` really is absent there).
@@ -117,13 +117,13 @@ def test_example_tests_pass_from_the_wheel_and_the_report_is_fetched(
         control_plane,
         make_service_account,
         tmp_path,
-        "--incluster-report-configmap=wheel-report",
+        "--incluster-report-configmap=pytest-incluster-report",
         "--junitxml=junit.xml",
     )
     fetched = run(
         built.bin("pytest-incluster"),
         "fetch-report",
-        "wheel-report",
+        "pytest-incluster-report",
         "-n",
         namespace,
         "-o",

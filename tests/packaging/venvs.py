@@ -1,5 +1,5 @@
 """Building the distribution once per session, fresh virtualenvs from it, and example_tests run
-from such a virtualenv against the real control plane (as a renamed copy of deploy/)."""
+from such a virtualenv against the real control plane (as a renamed copy of deploy/local)."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def run_example_tests(
     *args: str,
 ) -> tuple[Path, str]:
     """example_tests/, copied away from the checkout, run with ``venv``'s pytest as the
-    ServiceAccount of a renamed copy of deploy/ in a new namespace, the way a pod runs them.
+    ServiceAccount of a renamed copy of deploy/local in a new namespace, as a pod runs them.
 
     Returns the suite's directory and the namespace. Fails unless every test passes.
     """
@@ -102,7 +102,7 @@ def run_example_tests(
     namespace, account = f"wheel-{token}", f"pytest-incluster-{token}"
     overlay = tmp_path / "overlay"
     overlay.mkdir()
-    deploy = os.path.relpath(ROOT / "deploy", overlay)
+    deploy = os.path.relpath(ROOT / "deploy" / "local", overlay)
     overlay.joinpath("kustomization.yaml").write_text(
         COPY.format(namespace=namespace, suffix=f"-{token}", deploy=deploy)
     )

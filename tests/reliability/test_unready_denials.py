@@ -143,11 +143,14 @@ def _run(
     runner: Runner,
     make_proxy: MakeProxy,
     suite_dir: Path,
-    access: str,
+    access: str | None,
     starting: Starting,
     **options: str,
 ) -> Run:
-    write_suite(suite_dir, {"test_0_restart.py": RESTART_SUITE, "unready.access.yaml": access})
+    files = {"test_0_restart.py": RESTART_SUITE}
+    if access is not None:
+        files["unready.access.yaml"] = access
+    write_suite(suite_dir, files)
     proxy = make_proxy(per_connection_upstream=True)
     proxy.chaos = starting
     running = Running(suite_dir, *runner.args(proxy.url, proxy.ca_file, **options), "-v")
@@ -227,3 +230,30 @@ def test_a_server_that_never_says_ready_leaves_denials_undecided(
             "not confirm that it was ready (GET /readyz answered 500: informer-sync failed: reason "
             "withheld; poststarthook/rbac/bootstrap-roles failed: reason withheld)"
         ) in section, section
+
+
+MARKED_SUITE = """
+import pytest
+
+
+@pytest.mark.expect_forbidden(verb="list", resource="secrets")
+def test_cannot_list_secrets(k8s, k8s_namespace):
+    k8s.get(f"/api/v1/namespaces/{k8s_namespace}/secrets")
+"""
+
+
+def test_an_expect_forbidden_test_meeting_an_unconfirmed_no_fails_with_one_paragraph(
+    runner: Runner, make_proxy: MakeProxy, suite_dir: Path
+) -> None:
+    runner.grant(GRANT)
+    write_suite(suite_dir, {"test_1_marked.py": MARKED_SUITE})
+    run = _run(runner, make_proxy, suite_dir, None, Starting(runner, polls=None), timeout="3")
+    assert run.outcomes() == {"passed": 1, "failed": 1}, run.describe()
+    section = run.section("test_cannot_list_secrets")
+    assert "Traceback" not in section, section
+    assert "raise " not in section, section
+    assert (
+        "could not decide: expected 403 Forbidden (verb=list, resource=secrets), but GET "
+        f"/api/v1/namespaces/{runner.namespace}/secrets -> 403: not counted as a denial, because "
+        "the API server did not confirm that it was ready"
+    ) in section, section

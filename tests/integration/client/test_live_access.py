@@ -188,17 +188,16 @@ def test_impersonating_a_group_not_granted_is_forbidden(
     assert not runner.can_i("impersonate", "groups", name="system:masters", namespace="")
 
 
-def test_set_impersonation_switches_the_client(runner: K8sClient, impersonator: str) -> None:
+def test_impersonate_acts_as_the_user_and_leaves_the_runner_itself(
+    runner: K8sClient, impersonator: str
+) -> None:
     alice = f"alice-{impersonator}"
     runner.wait_for_access(
         AccessRequest(verb="impersonate", resource="users", name=alice), timeout=10
     )
-    runner.set_impersonation(alice)
-    try:
-        assert runner.whoami().username == alice
-    finally:
-        runner.set_impersonation(None)
-    assert runner.whoami().username.startswith("system:serviceaccount:")
+    with runner.impersonate(alice) as acting:
+        assert acting.whoami().username == alice
+        assert runner.whoami().username.startswith("system:serviceaccount:")
 
 
 def test_can_i_asks_about_cluster_scoped_types_without_a_namespace(

@@ -5,333 +5,61 @@ There is no kube-controller-manager or kubelet here, so no pod ever runs. Instea
 * Pod Security admission (on in the API server) judges the Job's pod template. For Jobs it only
   *warns*, so the template is also dry-run-created as a Pod, where it enforces.
 * The Job's exact ``command`` + ``args``, read from the rendered manifest, run through
-  :func:`run_in_pod` as the Job's ServiceAccount, in a working directory laid out like the pod's:
-  the tests ConfigMap rendered to files the way kubelet writes a ConfigMap volume (``..data``
-  symlinks), read-only, under a read-only root filesystem, as the pod's non-root ``runAsUser``.
-  What the Job's volumes and security context would provide is emulated; the command itself is
-  not changed.
+  :func:`tests.support.deploy.run_job` as the Job's ServiceAccount, in a working directory laid
+  out like the pod's (see there). What the Job's volumes and security context would provide is
+  emulated; the command itself is not changed.
 
-Each layout is run twice: deploy/ as shipped, and an overlay that moves it to another namespace
-and renames everything, which proves neither the manifests nor the example tests hard-code
-their namespace or ServiceAccount.
+Each layout is run as README.md presents it: the example overlay of deploy/ (image set,
+impersonation examples on), the overlay for an existing namespace with every name changed
+(which proves neither the manifests nor the example tests hard-code their namespace or
+ServiceAccount), and the latter with the OpenShift component, run as an arbitrary UID from a
+virtualenv installed exactly like the image's.
 """
 
 from __future__ import annotations
 
-import copy
+import json
 import os
 import re
-import shlex
 import shutil
-import stat
 import subprocess
-import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import yaml
 
-import pytest_incluster
-from tests.support.podmount import POD_SA_DIR, run_in_pod
+from tests.support.deploy import (
+    DEPLOY,
+    EXAMPLES,
+    IMAGE,
+    PLACEHOLDER,
+    Layout,
+    PodUser,
+    apply_namespace,
+    example_overlay,
+    kubectl_ok,
+    only,
+    option,
+    other_namespace_overlay,
+    pod_from_job,
+    render,
+    restricted_namespace,
+    run_job,
+    write_docs,
+)
+from tests.support.podmount import POD_SA_DIR
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
 
 pytestmark = pytest.mark.controlplane
 
-ROOT = Path(__file__).resolve().parents[3]
-DEPLOY = ROOT / "deploy"
-EXAMPLES = ROOT / "example_tests"
 # Files in example_tests/ that are not part of the suite.
 NOT_SHIPPED = {"kustomization.yaml"}
-
-Doc = dict[str, Any]
-
-
-# -- rendering -------------------------------------------------------------------------------
-
-
-def render(kubectl: Path, directory: Path) -> list[Doc]:
-    done = subprocess.run(
-        [str(kubectl), "kustomize", str(directory)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
-
-
-def only(docs: list[Doc], kind: str) -> Doc:
-    found = [doc for doc in docs if doc["kind"] == kind]
-    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
-    return found[0]
-
-
-@dataclass
-class Layout:
-    """A rendered kustomization and the parts of it the tests look at."""
-
-    directory: Path
-    docs: list[Doc]
-
-    @property
-    def namespace(self) -> str:
-        return str(only(self.docs, "Namespace")["metadata"]["name"])
-
-    @property
-    def job(self) -> Doc:
-        return only(self.docs, "Job")
-
-    @property
-    def pod_spec(self) -> Doc:
-        spec: Doc = self.job["spec"]["template"]["spec"]
-        return spec
-
-    @property
-    def container(self) -> Doc:
-        containers = self.pod_spec["containers"]
-        assert len(containers) == 1
-        container: Doc = containers[0]
-        return container
-
-    def volume(self, name: str) -> Doc:
-        volume: Doc = next(v for v in self.pod_spec["volumes"] if v["name"] == name)
-        return volume
-
-    def mount_path(self, volume: str) -> str:
-        return str(
-            next(m for m in self.container["volumeMounts"] if m["name"] == volume)["mountPath"]
-        )
-
-    def configmap(self, name: str) -> Doc:
-        return next(
-            doc
-            for doc in self.docs
-            if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == name
-        )
-
-
-def overlay(tmp_path: Path, text: str) -> Path:
-    """A kustomization in ``tmp_path`` on top of deploy/ (kustomize wants relative paths)."""
-    deploy = os.path.relpath(DEPLOY, tmp_path)
-    (tmp_path / "kustomization.yaml").write_text(text.replace("DEPLOY", deploy))
-    return tmp_path
-
-
-def renamed_overlay(tmp_path: Path, namespace: str, suffix: str) -> Path:
-    """deploy/ in another namespace with every name changed (as README.md shows)."""
-    return overlay(
-        tmp_path,
-        f"""\
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-namespace: "{namespace}"
-nameSuffix: "{suffix}"
-resources:
-  - DEPLOY
-transformers:
-  - |-
-    apiVersion: builtin
-    kind: NamespaceTransformer
-    metadata:
-      name: namespace
-      namespace: "{namespace}"
-    setRoleBindingSubjects: allServiceAccounts
-""",
-    )
-
-
-# -- what the API server says ----------------------------------------------------------------
-
-
-def kubectl_ok(cp: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
-    done = cp.kubectl(*args)
-    assert done.returncode == 0, f"kubectl {shlex.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done
-
-
-def write_docs(path: Path, docs: list[Doc]) -> Path:
-    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    return path
-
-
-def create_namespace(cp: ControlPlane, layout: Layout, tmp_path: Path) -> None:
-    """The Namespace for real, so Pod Security admission sees its labels."""
-    ns = write_docs(tmp_path / "namespace.yaml", [only(layout.docs, "Namespace")])
-    kubectl_ok(cp, "apply", "-f", str(ns))
-
-
-def pod_from_job(layout: Layout, name: str) -> Doc:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": layout.namespace},
-        "spec": copy.deepcopy(layout.pod_spec),
-    }
-
-
-# -- the pod, emulated -----------------------------------------------------------------------
-
-
-def resolve_env(layout: Layout) -> dict[str, str]:
-    """The container's ``env`` as the kubelet would fill it in (downward API included)."""
-    fields = {
-        "metadata.namespace": layout.namespace,
-        "metadata.name": f"{layout.job['metadata']['name']}-emulated",
-        "spec.serviceAccountName": layout.pod_spec["serviceAccountName"],
-    }
-    env = {}
-    for var in layout.container.get("env", []):
-        if "value" in var:
-            env[var["name"]] = str(var["value"])
-            continue
-        field = var.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
-        assert field in fields, f"env {var['name']}: teach resolve_env about {var['valueFrom']}"
-        env[var["name"]] = fields[field]
-    return env
-
-
-def write_configmap_volume(target: Path, data: Mapping[str, str]) -> None:
-    """Lay out ``data`` like kubelet's atomic writer: a timestamped directory, a ``..data``
-    link to it, and one ``key -> ..data/key`` link per key."""
-    payload = target / "..2026_01_01_00_00_00.000000001"
-    payload.mkdir(parents=True)
-    for key, value in data.items():
-        (payload / key).write_text(value)
-        (payload / key).chmod(0o644)
-    (target / "..data").symlink_to(payload.name)
-    for key in data:
-        (target / key).symlink_to(f"..data/{key}")
-
-
-# Runs inside run_in_pod's private mount namespace, then execs the Job's command unchanged:
-# the tests directory read-only (a ConfigMap volume), the root filesystem read-only, /tmp and
-# the working directory writable (the Job's emptyDirs). Bind remounts change only this mount
-# namespace's view; the host's mounts are untouched.
-POD_FILESYSTEM = """\
-set -e
-mount --bind /tmp /tmp
-cd "$(pwd -P)"
-mount --bind "$1" "$1"
-mount -o remount,bind,ro "$1"
-mount -o remount,bind,ro /
-shift
-exec "$@"
-"""
-
-
-@dataclass
-class PodRun:
-    layout: Layout
-    sa_dir: Path
-    workdir: Path
-    process: subprocess.CompletedProcess[str]
-    termination_log: Path
-
-
-def pod_user(layout: Layout) -> list[str]:
-    """``setpriv`` arguments for the container's runAsUser/runAsGroup (container wins)."""
-    context = {
-        **layout.pod_spec.get("securityContext", {}),
-        **layout.container.get("securityContext", {}),
-    }
-    uid = context.get("runAsUser")
-    if uid is None:
-        return []
-    gid = context.get("runAsGroup", uid)
-    switch = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
-    if _closed_to_others(Path(sys.prefix), Path(pytest_incluster.__file__).parent):
-        # The image's venv is world-readable; this checkout may not be (a clone in a 0700
-        # directory). Then let the pod user read (never write) it; the read-only root and the
-        # writable emptyDir are still enforced.
-        switch += ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
-    return switch
-
-
-def _closed_to_others(*paths: Path) -> bool:
-    """Whether another user cannot reach one of ``paths`` (a directory on the way lacks o+x)."""
-    for path in paths:
-        for directory in (path, *path.parents):
-            if not directory.stat().st_mode & stat.S_IXOTH:
-                return True
-    return False
-
-
-def run_job(
-    cp: ControlPlane,
-    layout: Layout,
-    make_service_account: Callable[..., Path],
-    tmp_path: Path,
-    pod_dir: Path,
-) -> PodRun:
-    """Run the Job's container command as its ServiceAccount, in an emulated pod.
-
-    ``pod_dir`` holds what the non-root user must reach (tmp_path's parents are root-only):
-    the working directory, world-writable like an emptyDir, and the termination log.
-    """
-    container = layout.container
-    command = [*container.get("command", []), *container.get("args", [])]
-    assert not any("$(" in part for part in command), "teach run_job about $(VAR) expansion"
-    workdir = pod_dir / "work"
-    workdir.mkdir()
-    workdir.chmod(0o777)
-    tests_at = PurePosixPath(layout.mount_path("tests")).relative_to(container["workingDir"])
-    tests_volume = layout.configmap(layout.volume("tests")["configMap"]["name"])
-    write_configmap_volume(workdir / tests_at, tests_volume["data"])
-    sa_dir = make_service_account(
-        layout.namespace, layout.pod_spec["serviceAccountName"], out_dir=tmp_path / "sa"
-    )
-    # The files as the projected volume presents them: its defaultMode, readable by the user.
-    mode = layout.volume("kube-api-access")["projected"].get("defaultMode", 0o644)
-    for file in sa_dir.iterdir():
-        file.chmod(mode)
-    termination_log = pod_dir / "termination-log"
-    termination_log.touch(mode=0o666)
-    termination_log.chmod(0o666)
-    env = {
-        **resolve_env(layout),
-        # From deploy/Dockerfile: the image's venv on PATH, HOME in /tmp, no bytecode written.
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "HOME": "/tmp",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        # kubelet provides /dev/termination-log; here it is a file of our own.
-        "PYTEST_INCLUSTER_TERMINATION_LOG": str(termination_log),
-    }
-    process = run_in_pod(
-        ["sh", "-c", POD_FILESYSTEM, "pod-filesystem", str(tests_at), *pod_user(layout), *command],
-        sa_dir,
-        cp.server,
-        cwd=workdir,
-        env=env,
-    )
-    return PodRun(layout, sa_dir, workdir, process, termination_log)
-
-
-def fetch_report(cp: ControlPlane, kubectl: Path, name: str, namespace: str, out: Path) -> None:
-    """deploy/fetch-report.sh as a user runs it: kubectl on PATH, admin kubeconfig."""
-    env = {
-        **os.environ,
-        "PATH": f"{kubectl.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "KUBECONFIG": str(cp.admin_kubeconfig),
-    }
-    done = subprocess.run(
-        ["bash", str(DEPLOY / "fetch-report.sh"), name, "-n", namespace, "-o", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, f"fetch-report.sh failed:\n{done.stdout}\n{done.stderr}"
-
-
-# -- fixtures --------------------------------------------------------------------------------
+IMPERSONATION_EXAMPLES = "EXAMPLES/impersonation"
 
 
 @pytest.fixture
@@ -347,57 +75,57 @@ def pod_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def shipped(kubectl: Path) -> Layout:
+    """deploy/ as it is in the repository."""
     return Layout(DEPLOY, render(kubectl, DEPLOY))
 
 
-@pytest.fixture
-def shipped_namespace(control_plane: ControlPlane, shipped: Layout, tmp_path: Path) -> Layout:
-    create_namespace(control_plane, shipped, tmp_path)
-    return shipped
-
-
-@pytest.fixture(params=["shipped", "renamed"])
-def applied(
-    request: pytest.FixtureRequest,
-    control_plane: ControlPlane,
-    kubectl: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Layout:
-    """deploy/ (or the renamed overlay of it) applied for real: `kubectl apply -k`."""
-    if request.param == "shipped":
-        directory = DEPLOY
-    else:
-        token = uuid.uuid4().hex[:6]
-        directory = renamed_overlay(
-            tmp_path_factory.mktemp("overlay"), f"suite-{token}", f"-{token}"
-        )
-    layout = Layout(directory, render(kubectl, directory))
-    create_namespace(control_plane, layout, tmp_path_factory.mktemp("namespace"))
-    kubectl_ok(control_plane, "apply", "-k", str(directory))
-    return layout
+@pytest.fixture(scope="module")
+def example(kubectl: Path, tmp_path_factory: pytest.TempPathFactory) -> Layout:
+    """The README's overlay: deploy/ with the image set and the impersonation examples on."""
+    directory = example_overlay(tmp_path_factory.mktemp("example"), [IMPERSONATION_EXAMPLES])
+    return Layout(directory, render(kubectl, directory))
 
 
 # -- the manifests ---------------------------------------------------------------------------
 
 
-def test_every_example_file_ships_in_the_tests_configmap(shipped: Layout) -> None:
-    volume = shipped.volume("tests")["configMap"]["name"]
-    shipped_files = set(shipped.configmap(volume)["data"])
-    on_disk = {p.name for p in EXAMPLES.iterdir() if p.is_file()} - NOT_SHIPPED
-    assert shipped_files == on_disk
+def files_of(directory: Path) -> set[str]:
+    return {p.name for p in directory.iterdir() if p.is_file()} - NOT_SHIPPED
 
 
-def test_tests_configmap_survives_helm_templating(shipped: Layout) -> None:
+def test_every_example_file_ships_in_the_tests_configmap(shipped: Layout, example: Layout) -> None:
+    assert set(shipped.tests_configmap["data"]) == files_of(EXAMPLES)
+    with_impersonation = files_of(EXAMPLES) | files_of(EXAMPLES / "impersonation")
+    assert set(example.tests_configmap["data"]) == with_impersonation
+
+
+def test_impersonation_is_opt_in(shipped: Layout, example: Layout) -> None:
+    """deploy/ alone grants no impersonation and ships no test that would need it."""
+    kinds_shipped = {doc["kind"] for doc in shipped.docs}
+    assert not kinds_shipped & {"ClusterRole", "ClusterRoleBinding"}
+    assert "test_impersonation.py" not in shipped.tests_configmap["data"]
+    assert "developer.access.yaml" not in shipped.tests_configmap["data"]
+    # The overlay that lists example_tests/impersonation gets the tests AND the grant.
+    assert "test_impersonation.py" in example.tests_configmap["data"]
+    grant = next(d for d in example.docs if d["kind"] == "ClusterRole")
+    assert grant["metadata"]["name"] == "pytest-incluster-impersonate"
+
+
+def test_tests_configmap_is_immutable(shipped: Layout, example: Layout) -> None:
+    """With and without the component that merges files into it (a merge drops options)."""
+    assert shipped.tests_configmap.get("immutable") is True
+    assert example.tests_configmap.get("immutable") is True
+
+
+def test_tests_configmap_survives_helm_templating(example: Layout) -> None:
     """The helm-test variant puts the ConfigMap into a chart, where "{{" starts a template."""
-    volume = shipped.volume("tests")["configMap"]["name"]
-    for key, text in shipped.configmap(volume)["data"].items():
+    for key, text in example.tests_configmap["data"].items():
         assert "{{" not in text, f"{key} contains '{{{{'"
 
 
 def test_job_runs_once_locked_down_with_a_short_lived_token(shipped: Layout) -> None:
     """What Pod Security "restricted" does not check, but deploy/ promises."""
     job = shipped.job["spec"]
-    assert job["backoffLimit"] == 0
     assert job["activeDeadlineSeconds"] > 0
     assert job["ttlSecondsAfterFinished"] > 0
     pod, container = shipped.pod_spec, shipped.container
@@ -426,6 +154,36 @@ def test_job_runs_once_locked_down_with_a_short_lived_token(shipped: Layout) -> 
     ]
 
 
+def test_job_fails_at_once_on_a_failed_suite_and_retries_disruptions(shipped: Layout) -> None:
+    job = shipped.job["spec"]
+    rules = job["podFailurePolicy"]["rules"]
+    # Disruptions first: a drained pod gets SIGTERM and pytest exits 2, which the FailJob rule
+    # would otherwise match.
+    assert rules[0] == {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}
+    assert rules[1] == {
+        "action": "FailJob",
+        "onExitCodes": {"containerName": "pytest", "operator": "In", "values": [1, 2, 3, 4, 5]},
+    }
+    assert len(rules) == 2
+    assert job["backoffLimit"] == 1  # one retry for failures no rule matches (OOMKilled...)
+    assert shipped.container["name"] == "pytest"
+
+
+def test_job_pod_opts_out_of_sidecars_and_names_itself(shipped: Layout) -> None:
+    template = shipped.job["spec"]["template"]
+    assert template["metadata"]["annotations"] == {"sidecar.istio.io/inject": "false"}
+    env = {var["name"]: var for var in shipped.container["env"]}
+    assert env["INCLUSTER_POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["INCLUSTER_JOB_NAME"]["valueFrom"] == {
+        "fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}
+    }
+
+
+def test_image_is_a_placeholder_until_an_overlay_sets_it(shipped: Layout, example: Layout) -> None:
+    assert shipped.container["image"] == PLACEHOLDER
+    assert example.container["image"] == IMAGE
+
+
 @pytest.mark.parametrize(
     ("component", "annotations"),
     [
@@ -445,51 +203,212 @@ def test_job_runs_once_locked_down_with_a_short_lived_token(shipped: Layout) -> 
 def test_hook_variants_only_annotate_the_job(
     kubectl: Path, shipped: Layout, tmp_path: Path, component: str, annotations: dict[str, str]
 ) -> None:
-    directory = overlay(
-        tmp_path,
-        f"""\
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - DEPLOY
-components:
-  - DEPLOY/components/{component}
-""",
-    )
+    directory = example_overlay(tmp_path, [f"DEPLOY/components/{component}"])
     variant = Layout(directory, render(kubectl, directory))
     assert variant.job["metadata"]["annotations"] == annotations
-    without = copy.deepcopy(variant.docs)
-    del only(without, "Job")["metadata"]["annotations"]
-    assert without == shipped.docs
+    del variant.job["metadata"]["annotations"]
+    variant.container["image"] = PLACEHOLDER
+    assert variant.docs == shipped.docs
+
+
+def test_openshift_variant_only_drops_the_fixed_user(
+    kubectl: Path, shipped: Layout, tmp_path: Path
+) -> None:
+    directory = example_overlay(tmp_path, ["DEPLOY/components/openshift"])
+    variant = Layout(directory, render(kubectl, directory))
+    assert variant.pod_spec["securityContext"] == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    variant.pod_spec["securityContext"].update(runAsUser=10001, runAsGroup=10001)
+    variant.container["image"] = PLACEHOLDER
+    assert variant.docs == shipped.docs
+
+
+def test_network_policy_allows_only_egress_to_the_api_server(kubectl: Path, tmp_path: Path) -> None:
+    directory = example_overlay(tmp_path, ["DEPLOY/components/networkpolicy"])
+    variant = Layout(directory, render(kubectl, directory))
+    policy = next(d for d in variant.docs if d["kind"] == "NetworkPolicy")
+    assert policy["metadata"]["namespace"] == variant.namespace
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"].items() <= (
+        variant.job["spec"]["template"]["metadata"]["labels"].items()
+    )
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["ingress"] == []
+    # One rule: a single address on the endpoints' port. No DNS (port 53): the plugin
+    # connects to KUBERNETES_SERVICE_HOST, an IP address.
+    assert spec["egress"] == [
+        {
+            "to": [{"ipBlock": {"cidr": "203.0.113.1/32"}}],
+            "ports": [{"protocol": "TCP", "port": 6443}],
+        }
+    ]
+
+
+# -- namespaces ------------------------------------------------------------------------------
+
+
+def test_overlay_for_an_existing_namespace_emits_no_namespace(
+    kubectl: Path, tmp_path: Path
+) -> None:
+    directory = other_namespace_overlay(tmp_path, "team-a", "-team-a")
+    docs = render(kubectl, directory)
+    assert [d for d in docs if d["kind"] == "Namespace"] == []
+    namespaced = [d for d in docs if d["kind"] not in {"ClusterRole", "ClusterRoleBinding"}]
+    assert {d["metadata"]["namespace"] for d in namespaced} == {"team-a"}
+    subjects = [s for d in docs if d["kind"].endswith("Binding") for s in d["subjects"]]
+    assert {s["namespace"] for s in subjects if s["kind"] == "ServiceAccount"} == {"team-a"}
+
+
+def test_namespace_component_creates_the_namespace_when_asked_for(
+    kubectl: Path, tmp_path: Path
+) -> None:
+    directory = other_namespace_overlay(
+        tmp_path, "team-a", "-team-a", ["DEPLOY/components/namespace"]
+    )
+    (namespace,) = [d for d in render(kubectl, directory) if d["kind"] == "Namespace"]
+    assert namespace["metadata"]["name"] == "team-a"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_namespace_field_on_deploy_itself_would_take_the_namespace_over(
+    kubectl: Path, tmp_path: Path
+) -> None:
+    """Why README.md builds the other-namespace overlay on base/ and job/: deploy/ includes
+    components/namespace, and kustomize's `namespace:` renames that Namespace object."""
+    directory = example_overlay(tmp_path)
+    text = (directory / "kustomization.yaml").read_text()
+    (directory / "kustomization.yaml").write_text(text + "namespace: team-a\n")
+    (namespace,) = [d for d in render(kubectl, directory) if d["kind"] == "Namespace"]
+    assert namespace["metadata"]["name"] == "team-a"
+
+
+def test_existing_namespace_is_left_as_it_was_by_apply_and_delete(
+    control_plane: ControlPlane, kubectl: Path, tmp_path: Path
+) -> None:
+    token = uuid.uuid4().hex[:6]
+    name = f"team-{token}"
+    existing = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {"owner": "team-a"}},
+    }
+    apply_namespace(control_plane, existing, tmp_path)
+    directory = other_namespace_overlay(tmp_path, name, f"-{token}")
+    kubectl_ok(control_plane, "apply", "-k", str(directory))
+    kubectl_ok(control_plane, "delete", "-k", str(directory))
+    done = kubectl_ok(control_plane, "get", "namespace", name, "-o", "json")
+    after = json.loads(done.stdout)
+    assert after["status"]["phase"] == "Active"
+    assert "deletionTimestamp" not in after["metadata"]
+    labels = dict(after["metadata"]["labels"])
+    labels.pop("kubernetes.io/metadata.name")
+    assert labels == {"owner": "team-a"}
 
 
 # -- admission -------------------------------------------------------------------------------
 
 
-def test_server_dry_run_apply_is_clean(
-    control_plane: ControlPlane, shipped_namespace: Layout
+def test_deploy_without_an_image_is_refused_at_apply(control_plane: ControlPlane) -> None:
+    """A forgotten image is an error at `kubectl apply`, not a pod in ImagePullBackOff: deploy/
+    applied as it is (no overlay) creates the rest and the API server refuses the Job."""
+    done = control_plane.kubectl("apply", "-k", str(DEPLOY))
+    assert done.returncode != 0
+    assert (
+        'The Job "pytest-incluster" is invalid: spec.template.spec.containers[0].image: '
+        "Required value"
+    ) in done.stderr, done.stderr
+
+
+HOOKS = ["", "DEPLOY/components/argocd-postsync", "DEPLOY/components/helm-test"]
+OPTIONAL = [
+    IMPERSONATION_EXAMPLES,
+    "DEPLOY/components/networkpolicy",
+    "DEPLOY/components/openshift",
+]
+COMBINATIONS = [
+    [c for i, c in enumerate(OPTIONAL) if mask & (1 << i)] + ([hook] if hook else [])
+    for mask in range(1 << len(OPTIONAL))
+    for hook in HOOKS
+]
+
+
+def combination_layout(kubectl: Path, work: Path, components: list[str], namespace: str) -> Layout:
+    """deploy/ with the image set and ``components``, moved to ``namespace`` (which then is the
+    namespace components/namespace creates)."""
+    directory = example_overlay(work, components)
+    text = (directory / "kustomization.yaml").read_text()
+    (directory / "kustomization.yaml").write_text(
+        text
+        + f"""\
+namespace: {namespace}
+transformers:
+  - |-
+    apiVersion: builtin
+    kind: NamespaceTransformer
+    metadata:
+      name: namespace
+      namespace: {namespace}
+    setRoleBindingSubjects: allServiceAccounts
+"""
+    )
+    return Layout(directory, render(kubectl, directory))
+
+
+def test_every_component_combination_is_admitted_under_restricted(
+    control_plane: ControlPlane, kubectl: Path, tmp_path: Path
 ) -> None:
-    done = kubectl_ok(control_plane, "apply", "--dry-run=server", "-k", str(DEPLOY))
+    """Each combination rendered in its own namespace, created by components/namespace with
+    Pod Security "restricted" enforced; then all of them in one server dry run (one kubectl
+    call, to stay fast), and every Job's pod dry-run-created as a Pod, where Pod Security
+    enforces."""
+    token = uuid.uuid4().hex[:6]
+    namespaces, objects, pods = [], [], []
+    for number, components in enumerate(COMBINATIONS):
+        work = tmp_path / f"combination-{number}"
+        work.mkdir()
+        layout = combination_layout(kubectl, work, components, f"combination-{number}-{token}")
+        namespace = only(layout.docs, "Namespace")
+        labels = namespace["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted", components
+        namespaces.append(namespace)
+        objects += layout.docs
+        pods.append(pod_from_job(layout, "job-pod"))
+    kubectl_ok(control_plane, "apply", "-f", str(write_docs(tmp_path / "ns.yaml", namespaces)))
+
+    done = kubectl_ok(
+        control_plane,
+        "apply",
+        "--dry-run=server",
+        "-f",
+        str(write_docs(tmp_path / "all.yaml", objects)),
+    )
     assert "Warning" not in done.stderr, done.stderr
-    assert "job.batch/pytest-incluster created (server dry run)" in done.stdout or (
-        "job.batch/pytest-incluster unchanged (server dry run)" in done.stdout
-    ), done.stdout
+    created = re.findall(
+        r"^job\.batch/pytest-incluster created \(server dry run\)$", done.stdout, re.M
+    )
+    assert len(created) == len(COMBINATIONS), done.stdout
 
-
-def test_job_pod_is_admitted_under_restricted_pod_security(
-    control_plane: ControlPlane, shipped_namespace: Layout, tmp_path: Path
-) -> None:
-    pod = write_docs(tmp_path / "pod.yaml", [pod_from_job(shipped_namespace, "job-pod")])
-    done = kubectl_ok(control_plane, "create", "--dry-run=server", "-f", str(pod))
-    assert done.stderr == ""
-    assert "pod/job-pod created (server dry run)" in done.stdout
+    admitted = kubectl_ok(
+        control_plane,
+        "create",
+        "--dry-run=server",
+        "-f",
+        str(write_docs(tmp_path / "pods.yaml", pods)),
+    )
+    assert admitted.stderr == ""
+    assert admitted.stdout.count("pod/job-pod created (server dry run)") == len(COMBINATIONS)
 
 
 def test_restricted_pod_security_is_enforced_here(
-    control_plane: ControlPlane, shipped_namespace: Layout, tmp_path: Path
+    control_plane: ControlPlane, example: Layout, tmp_path: Path
 ) -> None:
     """The control for the test above: the same pod with capabilities kept is refused."""
-    pod = pod_from_job(shipped_namespace, "capable-pod")
+    namespace = f"restricted-{uuid.uuid4().hex[:6]}"
+    apply_namespace(control_plane, restricted_namespace(namespace), tmp_path)
+    pod = pod_from_job(example, "capable-pod")
+    pod["metadata"]["namespace"] = namespace
     del pod["spec"]["containers"][0]["securityContext"]["capabilities"]
     done = control_plane.kubectl(
         "create", "--dry-run=server", "-f", str(write_docs(tmp_path / "pod.yaml", [pod]))
@@ -502,10 +421,33 @@ def test_restricted_pod_security_is_enforced_here(
 # -- the Job's command, as its pod would run it ----------------------------------------------
 
 
+@pytest.fixture(params=["example", "other-namespace", "openshift-any-uid"])
+def applied(
+    request: pytest.FixtureRequest,
+    control_plane: ControlPlane,
+    kubectl: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Layout:
+    """An overlay from README.md applied for real: `kubectl apply -k`."""
+    work = tmp_path_factory.mktemp("overlay")
+    if request.param == "example":
+        directory = example_overlay(work, [IMPERSONATION_EXAMPLES])
+    else:
+        token = uuid.uuid4().hex[:6]
+        components = [IMPERSONATION_EXAMPLES]
+        if request.param == "openshift-any-uid":
+            components.append("DEPLOY/components/openshift")
+        directory = other_namespace_overlay(work, f"suite-{token}", f"-{token}", components)
+        apply_namespace(control_plane, restricted_namespace(f"suite-{token}"), work)
+    kubectl_ok(control_plane, "apply", "-k", str(directory))
+    return Layout(directory, render(kubectl, directory))
+
+
 SUMMARY = re.compile(r"^=+ (\d+) passed in [\d.]+s", re.MULTILINE)
 
 
 def test_job_command_passes_and_stores_its_report(
+    request: pytest.FixtureRequest,
     control_plane: ControlPlane,
     kubectl: Path,
     applied: Layout,
@@ -513,7 +455,22 @@ def test_job_command_passes_and_stores_its_report(
     tmp_path: Path,
     pod_dir: Path,
 ) -> None:
-    run = run_job(control_plane, applied, make_service_account, tmp_path, pod_dir)
+    if "runAsUser" in applied.pod_spec["securityContext"]:
+        run = run_job(control_plane, applied, make_service_account, tmp_path, pod_dir)
+    else:
+        # No fixed user (OpenShift picks one): an arbitrary UID and GID, owner of nothing,
+        # running the plugin from a virtualenv installed like the image's.
+        venv: Path = request.getfixturevalue("image_venv")
+        run = run_job(
+            control_plane,
+            applied,
+            make_service_account,
+            tmp_path,
+            pod_dir,
+            venv_bin=venv / "bin",
+            arbitrary=PodUser(123456, 123456),
+        )
+        assert run.uid == 123456
     output = run.process.stdout + run.process.stderr
     if run.process.returncode != 0:
         pytest.fail(f"the Job's command exited {run.process.returncode}:\n{output}", pytrace=False)
@@ -525,12 +482,13 @@ def test_job_command_passes_and_stores_its_report(
     assert f"source in-cluster service account ({POD_SA_DIR})" in run.process.stdout, output
 
     report_file = run.workdir / "report.html"
-    assert report_file.stat().st_uid == applied.pod_spec["securityContext"]["runAsUser"]
+    assert report_file.stat().st_uid == run.uid
     report = report_file.read_text()
     assert "test_cannot_make_itself_cluster_admin" in report
     assert "list secrets -n kube-system" in report
+    assert "test_developers_cannot_read_secrets" in report
 
-    configmap = _option(applied.container["args"], "--incluster-report-configmap")
+    configmap = option(applied.container["args"], "--incluster-report-configmap")
     fetched = tmp_path / "fetched"
     fetch_report(control_plane, kubectl, configmap, applied.namespace, fetched)
     assert (fetched / "report.html").read_text() == report
@@ -546,11 +504,19 @@ def test_job_command_passes_and_stores_its_report(
         assert token not in text
 
 
-def _option(args: list[str], flag: str) -> str:
-    """The value of ``--flag=VALUE`` or ``--flag VALUE`` in ``args``."""
-    for index, arg in enumerate(args):
-        if arg.startswith(f"{flag}="):
-            return arg.split("=", 1)[1]
-        if arg == flag:
-            return args[index + 1]
-    raise AssertionError(f"{flag} is not in {args}")
+def fetch_report(cp: ControlPlane, kubectl: Path, name: str, namespace: str, out: Path) -> None:
+    """deploy/fetch-report.sh as a user runs it: kubectl on PATH, admin kubeconfig."""
+    env = {
+        **os.environ,
+        "PATH": f"{kubectl.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "KUBECONFIG": str(cp.admin_kubeconfig),
+    }
+    done = subprocess.run(
+        ["bash", str(DEPLOY / "fetch-report.sh"), name, "-n", namespace, "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"fetch-report.sh failed:\n{done.stdout}\n{done.stderr}"

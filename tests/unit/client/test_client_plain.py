@@ -238,11 +238,6 @@ def test_impersonation_headers_on_requests(cluster_config: ClusterConfig) -> Non
         assert request.headers.get_list("Impersonate-Group") == ["dev"]
         assert request.headers["Impersonate-User"] == "alice"
         assert "Impersonate-User" not in client.build_request("GET", "/api").headers
-        client.set_impersonation("bob")
-        assert client.build_request("GET", "/api").headers["Impersonate-User"] == "bob"
-        assert client.impersonated_user == "bob"
-        client.set_impersonation(None)
-        assert "Impersonate-User" not in client.build_request("GET", "/api").headers
         child.close()  # the shared pool stays usable for the parent
         assert not client.is_closed
 
@@ -250,3 +245,17 @@ def test_impersonation_headers_on_requests(cluster_config: ClusterConfig) -> Non
 def test_httpx_timeout_default(cluster_config: ClusterConfig) -> None:
     with K8sClient(cluster_config) as client:
         assert client.timeout == httpx.Timeout(30.0, connect=5.0)
+
+
+def test_a_client_cannot_be_switched_to_act_as_someone_else(cluster_config: ClusterConfig) -> None:
+    """Impersonation makes a new client; the one fixtures share never changes who it is (a
+    switch would let a test's identity leak into fixtures cached by the session)."""
+    with K8sClient(cluster_config) as client:
+        child = client.impersonate("alice", ["ops"])
+        assert client.impersonated_user is None
+        assert "Impersonate-User" not in client.build_request("GET", "/api").headers
+        assert child.build_request("GET", "/api").headers["Impersonate-User"] == "alice"
+        with pytest.raises(AttributeError):
+            client.impersonation = child.impersonation  # type: ignore[misc]
+        public = [name for name in dir(client) if "impersonat" in name and name[0] != "_"]
+        assert sorted(public) == ["impersonate", "impersonated_user", "impersonation"], public

@@ -14,6 +14,7 @@ from pytest_incluster.config.cluster_discovery import resolve
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.config.options import Options, Sourced
 from pytest_incluster.secret import Secret
+from tests.support.certs import self_signed_ca
 
 
 def kubeconfig(
@@ -212,11 +213,14 @@ def test_insecure_skip_tls_verify_from_the_cluster(tmp_path: Path) -> None:
     ("user", "what"),
     [
         (
-            {"exec": {"command": "aws", "apiVersion": "client.authentication.k8s.io/v1"}},
-            "an exec credential plugin",
+            {"auth-provider": {"name": "oidc"}},
+            "an auth-provider plugin (deprecated by Kubernetes and removed from kubectl; "
+            "providers moved to exec credential plugins)",
         ),
-        ({"auth-provider": {"name": "oidc"}}, "an auth-provider plugin"),
-        ({"username": "admin", "password": "pw"}, "a username and password"),
+        (
+            {"username": "admin", "password": "pw"},
+            "basic auth (a username and password; the API server no longer accepts it)",
+        ),
     ],
 )
 def test_unsupported_auth_names_context_and_file(
@@ -227,9 +231,10 @@ def test_unsupported_auth_names_context_and_file(
         resolve(no_pod(tmp_path), {}, home=tmp_path)
     assert str(info.value) == (
         f"kubeconfig ~/.kube/config: user 'dev-user' (context 'dev') authenticates with {what}, "
-        "which pytest-incluster does not support. Use a context whose user has a token, tokenFile "
-        "or client certificate (for example a ServiceAccount token from 'kubectl create token'), "
-        "pass --incluster-token-file, or run the tests inside the cluster."
+        "which pytest-incluster does not support. Use a context whose user has a token, tokenFile, "
+        "client certificate or exec credential plugin (for example a ServiceAccount token from "
+        "'kubectl create token', or the plugin your cloud provider documents), pass "
+        "--incluster-token-file, or run the tests inside the cluster."
     )
     # The README section that explains exactly this, not the general kubeconfig one.
     assert info.value.help_url == "README.md#unsupported-credentials"
@@ -396,12 +401,160 @@ def test_plain_http_server_in_kubeconfig_must_be_loopback(tmp_path: Path) -> Non
         resolve(no_pod(tmp_path), {}, home=tmp_path)
 
 
-def test_unsupported_cluster_fields_are_refused(tmp_path: Path) -> None:
+def test_socks_proxy_url_is_refused_with_the_file(tmp_path: Path) -> None:
     write(
         tmp_path / ".kube" / "config",
-        kubeconfig(cluster={"server": "https://a:1", "proxy-url": "http://proxy:3128"}),
+        kubeconfig(cluster={"server": "https://a:1", "proxy-url": "socks5://proxy:1080"}),
     )
-    with pytest.raises(
-        ConfigError, match="sets proxy-url, which pytest-incluster does not support"
-    ):
+    with pytest.raises(ConfigError) as info:
         resolve(no_pod(tmp_path), {}, home=tmp_path)
+    assert str(info.value) == (
+        "kubeconfig ~/.kube/config: cluster 'dev-cluster' has a proxy-url with scheme 'socks5'; "
+        "pytest-incluster supports http:// and https:// proxies (reached with CONNECT), not "
+        "SOCKS. Write it as http://HOST:PORT, or remove it to reach the API server directly."
+    )
+
+
+def test_cluster_connection_fields_are_read(tmp_path: Path) -> None:
+    write(
+        tmp_path / ".kube" / "config",
+        kubeconfig(
+            cluster={
+                "server": "https://127.0.0.1:6443",
+                "insecure-skip-tls-verify": True,
+                "tls-server-name": "api.internal",
+                "proxy-url": "http://user:pw@127.0.0.1:3128",
+                "disable-compression": True,
+            }
+        ),
+    )
+    config = resolve(no_pod(tmp_path), {}, home=tmp_path)
+    assert config.tls_server_name == "api.internal"
+    assert config.proxy_url == "http://user:pw@127.0.0.1:3128"
+    assert config.disable_compression is True
+    rows = {row[0]: row[1:] for row in config.describe()}
+    assert rows["TLS server name"] == (
+        "api.internal",
+        "kubeconfig ~/.kube/config context dev, cluster 'dev-cluster'",
+    )
+    # The proxy's password is not shown.
+    assert rows["proxy"] == (
+        "http://127.0.0.1:3128",
+        "kubeconfig ~/.kube/config context dev, cluster 'dev-cluster', user 'dev-user'",
+    )
+
+
+def test_disable_compression_must_be_a_boolean(tmp_path: Path) -> None:
+    write(
+        tmp_path / ".kube" / "config",
+        kubeconfig(cluster={"server": "https://a:1", "disable-compression": "yes"}),
+    )
+    with pytest.raises(ConfigError) as info:
+        resolve(no_pod(tmp_path), {}, home=tmp_path)
+    assert str(info.value) == (
+        "kubeconfig ~/.kube/config: cluster 'dev-cluster' has disable-compression 'yes', not "
+        "true or false. Write it as a YAML boolean."
+    )
+
+
+def test_exec_user_is_described_with_its_place(tmp_path: Path) -> None:
+    ca_pem = self_signed_ca()[0]
+    exec_stanza = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "command": "./bin/get-token",
+        "args": ["--cluster", "prod"],
+        "env": [{"name": "AWS_PROFILE", "value": "ci"}],
+        "interactiveMode": "Never",
+        "installHint": "brew install get-token",
+        "provideClusterInfo": True,
+    }
+    cluster = {
+        "server": "https://127.0.0.1:6443",
+        "certificate-authority-data": base64.b64encode(ca_pem).decode(),
+        "extensions": [
+            {"name": "client.authentication.k8s.io/exec", "extension": {"audience": "ci"}}
+        ],
+    }
+    write(tmp_path / ".kube" / "config", kubeconfig(user={"exec": exec_stanza}, cluster=cluster))
+    config = resolve(no_pod(tmp_path), {}, home=tmp_path, private_dir=tmp_path)
+    plugin = config.exec_plugin
+    assert plugin is not None
+    assert config.token is None
+    assert config.token_file is None
+    # A relative path with a separator is taken from the kubeconfig's directory, as client-go.
+    assert plugin.command == str(tmp_path / ".kube" / "bin" / "get-token")
+    assert plugin.args == ("--cluster", "prod")
+    assert plugin.env == (("AWS_PROFILE", "ci"),)
+    assert plugin.where == "kubeconfig ~/.kube/config user 'dev-user' (context 'dev')"
+    assert plugin.cluster is not None
+    assert plugin.cluster.server == "https://127.0.0.1:6443"
+    assert plugin.cluster.ca_data == ca_pem
+    assert plugin.cluster.extension_json == '{"audience": "ci"}'
+    assert ("exec credential plugin", plugin.command, plugin.where) in config.describe()
+    # Arguments and environment can hold secrets: not in the repr (tracebacks, logs).
+    assert "prod" not in repr(config)
+    assert "AWS_PROFILE" not in repr(config)
+
+
+def test_exec_command_without_a_separator_stays_a_name(tmp_path: Path) -> None:
+    stanza = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws"}
+    write(tmp_path / ".kube" / "config", kubeconfig(user={"exec": stanza}))
+    plugin = resolve(no_pod(tmp_path), {}, home=tmp_path).exec_plugin
+    assert plugin is not None
+    assert plugin.command == "aws"
+    assert plugin.interactive_mode == "IfAvailable"  # the v1beta1 default
+    assert plugin.cluster is None  # provideClusterInfo unset
+
+
+@pytest.mark.parametrize(
+    ("stanza", "problem"),
+    [
+        (
+            {"apiVersion": "client.authentication.k8s.io/v1", "command": "aws"},
+            "exec with apiVersion client.authentication.k8s.io/v1 needs interactiveMode (one "
+            "of Never, IfAvailable, Always)",
+        ),
+        (
+            {"command": "aws"},
+            "exec has no apiVersion (use client.authentication.k8s.io/v1)",
+        ),
+        (
+            {"apiVersion": "client.authentication.k8s.io/v1alpha1", "command": "aws"},
+            "exec has apiVersion 'client.authentication.k8s.io/v1alpha1'; pytest-incluster "
+            "supports client.authentication.k8s.io/v1 and client.authentication.k8s.io/v1beta1",
+        ),
+    ],
+)
+def test_malformed_exec_stanza_names_the_user_and_file(
+    tmp_path: Path, stanza: dict[str, Any], problem: str
+) -> None:
+    write(tmp_path / ".kube" / "config", kubeconfig(user={"exec": stanza}))
+    with pytest.raises(ConfigError) as info:
+        resolve(no_pod(tmp_path), {}, home=tmp_path)
+    assert str(info.value) == (
+        f"kubeconfig ~/.kube/config: user 'dev-user' (context 'dev'): {problem}. Fix the exec "
+        "stanza as your cloud provider's documentation shows it (compare with 'kubectl config "
+        "view')."
+    )
+    assert info.value.help_url == "README.md#exec-plugin"
+
+
+def test_exec_with_a_static_token_is_refused(tmp_path: Path) -> None:
+    stanza = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws"}
+    write(tmp_path / ".kube" / "config", kubeconfig(user={"exec": stanza, "token": "t"}))
+    with pytest.raises(ConfigError, match="has an exec credential plugin and also a token"):
+        resolve(no_pod(tmp_path), {}, home=tmp_path)
+
+
+def test_exec_timeout_must_be_a_positive_number(tmp_path: Path) -> None:
+    stanza = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws"}
+    write(tmp_path / ".kube" / "config", kubeconfig(user={"exec": stanza}))
+    with pytest.raises(ConfigError) as info:
+        resolve(no_pod(tmp_path, exec_timeout="soon"), {}, home=tmp_path)
+    assert str(info.value) == (
+        "The exec plugin timeout 'soon' (from --incluster-exec-timeout) is not a positive "
+        "number of seconds. Give e.g. --incluster-exec-timeout 120."
+    )
+    plugin = resolve(no_pod(tmp_path, exec_timeout="5"), {}, home=tmp_path).exec_plugin
+    assert plugin is not None
+    assert plugin.timeout_s == 5.0

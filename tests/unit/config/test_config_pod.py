@@ -59,6 +59,34 @@ def test_pod_namespace_env_beats_file_and_explicit_beats_env(
     assert (config.namespace, config.sources["namespace"]) == ("mine", "--incluster-namespace")
 
 
+@pytest.mark.parametrize(
+    ("env", "file", "source"),
+    [
+        ({"POD_NAMESPACE": "Team_A"}, None, "POD_NAMESPACE"),
+        ({}, "team a\n", "/namespace"),
+    ],
+)
+def test_a_namespace_that_cannot_exist_is_refused_naming_its_source(
+    make_sa_dir: Callable[..., Path],
+    tmp_path: Path,
+    env: dict[str, str],
+    file: str | None,
+    source: str,
+) -> None:
+    sa = make_sa_dir(namespace=file) if file is not None else make_sa_dir()
+    with pytest.raises(ConfigError) as caught:
+        resolve(opts(sa), {**POD_ENV, **env}, home=tmp_path)
+    message = str(caught.value)
+    bad = env.get("POD_NAMESPACE") or (file or "").strip()
+    assert message.startswith(f"The namespace {bad!r} (from "), message
+    assert source in message
+    assert "RFC 1123 DNS label" in message
+    assert "pass --incluster-namespace NAME" in message
+    # An explicit valid namespace wins over the bad one and is accepted.
+    config = resolve(opts(sa, namespace="team-b"), {**POD_ENV, **env}, home=tmp_path)
+    assert config.namespace == "team-b"
+
+
 @pytest.mark.parametrize("content", [None, "  \n"])
 def test_pod_namespace_defaults_when_file_missing_or_blank(
     make_sa_dir: Callable[..., Path], tmp_path: Path, content: str | None

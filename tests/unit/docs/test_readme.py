@@ -167,10 +167,11 @@ def test_every_link_inside_the_readme_has_its_anchor() -> None:
     assert not missing, f"README.md links to missing anchors {missing}"
 
 
-def test_the_unsupported_credentials_section_explains_exec_plugins() -> None:
-    """The exec-plugin error links ``#unsupported-credentials``; that section is about it."""
+def test_the_unsupported_credentials_section_explains_auth_providers() -> None:
+    """The auth-provider error links ``#unsupported-credentials``; that section is about it."""
     text = README.read_text()
     section = text.split('<a id="unsupported-credentials"></a>', 1)[1].split("<a id=", 1)[0]
+    assert "Auth-provider plugins" in section
     assert "exec credential plugin" in section
     assert "--incluster-token-file" in section
 

@@ -1,6 +1,7 @@
 # Another principal's rights, checked from the runner by impersonation (no token of theirs
 # needed). Needs deploy/components/impersonation, which lets the runner act as exactly this user
-# and group; without it these tests error with a message that says so.
+# and group; this directory's kustomization.yaml ships these tests only together with it.
+# Without the grant (a local run that did not apply it) they error with a message that says so.
 import pytest
 
 USER = "example-developer"
