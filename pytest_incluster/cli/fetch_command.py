@@ -15,11 +15,18 @@ from pathlib import Path
 
 from pytest_incluster.client.connect import http_client
 from pytest_incluster.config.cluster_discovery import resolve
+from pytest_incluster.config.errors import NoClusterFound
+from pytest_incluster.config.model import ClusterConfig
 from pytest_incluster.config.names import NAMESPACE_RULE, is_namespace_name
 from pytest_incluster.config.options import Options, Sourced
 from pytest_incluster.report.fetch import FetchError, fetch_report
 
 READ_TIMEOUT_S = 60.0
+_TESTS_FIX = "Run the tests in a pod"
+_COMMAND_FIX = (
+    "Pass --kubeconfig PATH (and --context NAME), set KUBECONFIG, or run the command in a pod "
+    "whose service account may read the report."
+)
 
 
 def options(kubeconfig: str | None, context: str | None) -> Options:
@@ -37,7 +44,18 @@ def fetch(
     """Write the report's files into ``out`` and print their paths, then the run's summary."""
     if namespace is not None and not is_namespace_name(namespace):
         raise FetchError(f"-n {namespace!r} is not a namespace: {NAMESPACE_RULE}.")
-    config = resolve(options(kubeconfig, context), os.environ)
+    try:
+        config = resolve(options(kubeconfig, context), os.environ)
+    except NoClusterFound as exc:
+        error = exc
+    else:
+        return _fetch(config, name, namespace, out)
+    # Where it looked is the same as for the tests; the fix is this command's own flags.
+    looked = str(error).split(_TESTS_FIX, 1)[0]
+    raise NoClusterFound(f"{looked}{_COMMAND_FIX}", anchor=error.anchor) from None
+
+
+def _fetch(config: ClusterConfig, name: str, namespace: str | None, out: Path) -> int:
     with http_client(config, timeout=READ_TIMEOUT_S) as client:
         fetched = fetch_report(client, namespace or config.namespace, name, out)
     for path in fetched.files:
