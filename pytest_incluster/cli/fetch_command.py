@@ -52,7 +52,7 @@ def fetch(
         return _fetch(config, name, namespace, out)
     # Where it looked is the same as for the tests; the fix is this command's own flags.
     looked = str(error).split(_TESTS_FIX, 1)[0]
-    raise NoClusterFound(f"{looked}{_COMMAND_FIX}", anchor=error.anchor) from None
+    raise NoClusterFound(f"{looked}{_COMMAND_FIX}", anchor="no-cluster-found") from None
 
 
 def _fetch(config: ClusterConfig, name: str, namespace: str | None, out: Path) -> int:
