@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     )
     from pytest_incluster.client.identity import Identity
     from pytest_incluster.config.model import ClusterConfig
+    from pytest_incluster.credentials.errors import ExecPluginError
 
 # Public name -> the module that defines it (the same pairs as the TYPE_CHECKING imports above).
 _LAZY: dict[str, str] = {
@@ -59,6 +60,7 @@ _LAZY: dict[str, str] = {
     "K8sClient": "pytest_incluster.client.client",
     "Identity": "pytest_incluster.client.identity",
     "ClusterConfig": "pytest_incluster.config.model",
+    "ExecPluginError": "pytest_incluster.credentials.errors",
     **dict.fromkeys(
         (
             "AccessWaitTimeout",
@@ -96,6 +98,7 @@ __all__ = [
     "ClusterConfig",
     "Conflict",
     "DiscoveryError",
+    "ExecPluginError",
     "Forbidden",
     "GrammarError",
     "Identity",
