@@ -9,7 +9,8 @@
 #
 # Writes DIR/report.html and, when it was stored, DIR/junit.xml, then prints the run's one-line
 # summary. Needs kubectl (set KUBECTL to use another binary; KUBECONFIG as usual), base64 and
-# gunzip.
+# gunzip. Where pytest-incluster is installed, `pytest-incluster fetch-report NAME -n NAMESPACE
+# -o DIR` does the same without kubectl.
 #
 # Layout (see pytest_incluster/report/upload.py): ConfigMap NAME is the index; its annotations
 # pytest-incluster.io/parts and pytest-incluster.io/files say how many ConfigMaps (NAME, NAME-1,
@@ -19,7 +20,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,12s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,13s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 

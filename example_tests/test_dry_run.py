@@ -2,7 +2,7 @@
 # exactly like the real request, and the API server stores nothing.
 import pytest
 
-from pytest_incluster.client import NotFound
+from pytest_incluster import NotFound
 
 
 def test_may_create_configmaps_dry_run(k8s, k8s_namespace):

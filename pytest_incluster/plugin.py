@@ -17,10 +17,10 @@ from pytest_incluster.pytest_plugin.settings import add_options
 
 MARKERS = (
     "expect_forbidden(verb=None, resource=None, namespace=None): the test passes only if it "
-    "raises pytest_incluster.client.Forbidden (a 403 from the API server) matching the given "
+    "raises pytest_incluster.Forbidden (a 403 from the API server) matching the given "
     "filters; resource is 'pods' or 'deployments.apps'.",
-    "expect_unauthorized: the test passes only if it raises pytest_incluster.client."
-    "Unauthorized (a 401 from the API server).",
+    "expect_unauthorized: the test passes only if it raises pytest_incluster.Unauthorized "
+    "(a 401 from the API server).",
     "expect_allowed: the test states that its API calls must be allowed; a 403 fails it as "
     "'access denied: <server message>' and it counts in the access summary.",
     "impersonate(user, groups=None): the test's own k8s argument acts as that user "
@@ -34,7 +34,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from pytest_incluster import hooks
+    import pytest_incluster.hooks as hooks
 
     pluginmanager.add_hookspecs(hooks)
 

@@ -7,6 +7,7 @@
     pytest-incluster cluster serviceaccount NAMESPACE/NAME --out DIR [--create] [--duration D]
                                             [--dir DIR]
     pytest-incluster cluster down [--dir DIR]
+    pytest-incluster fetch-report NAME [-n NAMESPACE] [-o DIR] [--kubeconfig PATH] [--context C]
 
 ``assets`` prints only the directory on stdout (progress goes to stderr), so
 ``export KUBEBUILDER_ASSETS="$(pytest-incluster assets)"`` works. ``cluster up`` starts a detached
@@ -14,8 +15,10 @@ control plane that outlives the command, reuses the one already running in DIR, 
 one whose processes died there (a crash, a reboot) with its certificates, keys, etcd data and, when
 free, ports; it writes ``DIR/kubeconfig`` (admin) and ``DIR/env``
 (``KUBERNETES_SERVICE_HOST``/``_PORT``, for ``source``) and prints the server URL. ``cluster down``
-stops it and discards that state, so the next ``up`` starts afresh. User errors are one paragraph
-on stderr and exit status 2.
+stops it and discards that state, so the next ``up`` starts afresh. ``fetch-report`` reads a
+report stored with ``--incluster-report-configmap`` back into files, from the cluster the tests
+would find. User errors are one paragraph on stderr and exit status 2; a report that cannot be
+fetched (missing, not a report, being replaced, corrupt) exits with 1.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from pathlib import Path
 from pytest_incluster.cli.assets_command import run_assets
 from pytest_incluster.cli.cluster_command import down, serviceaccount, up
 from pytest_incluster.cli.console import PROG, default_cluster_dir
+from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.local.errors import LocalError
 from pytest_incluster.local.versions import DEFAULT_KUBERNETES_VERSION
+from pytest_incluster.report.fetch import FetchError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,7 +100,39 @@ def _parser() -> argparse.ArgumentParser:
         "down", help="stop the control plane, free its ports and discard its state"
     )
     down.add_argument("--dir", type=Path, default=None, help=dir_help)
+    _add_fetch_report(commands)
     return parser
+
+
+def _add_fetch_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fetch = commands.add_parser(
+        "fetch-report",
+        help="read a report stored with --incluster-report-configmap back into files",
+        description="Read the report that `pytest --incluster-report-configmap NAME` stored "
+        "(ConfigMaps NAME, NAME-1, ...) and write its files (report.html, and junit.xml when "
+        "it was stored) into DIR; then print the run's one-line summary. The cluster is found "
+        "as the tests find it: --kubeconfig/--context, else the pod's service account, else "
+        "KUBECONFIG or ~/.kube/config. Needs 'get' on configmaps in the namespace.",
+    )
+    fetch.add_argument(
+        "name", metavar="NAME", help="the name given to --incluster-report-configmap"
+    )
+    fetch.add_argument(
+        "-n",
+        "--namespace",
+        default=None,
+        help="the runner's namespace (default: the kubeconfig context's, or the pod's)",
+    )
+    fetch.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path(),
+        metavar="DIR",
+        help="where to write the files, created if needed (default: the current directory)",
+    )
+    fetch.add_argument("--kubeconfig", default=None, metavar="PATH", help="kubeconfig to use")
+    fetch.add_argument("--context", default=None, metavar="NAME", help="kubeconfig context")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "assets":
             return run_assets(args.dir, args.kubernetes_version)
+        if args.command == "fetch-report":
+            from pytest_incluster.cli.fetch_command import fetch
+
+            return fetch(args.name, args.namespace, args.output, args.kubeconfig, args.context)
         from pytest_incluster.local.extra import require_local_extra
 
         require_local_extra()
@@ -115,9 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 state_dir, args.service_account, args.out, args.create, args.duration
             )
         return down(state_dir)
-    except LocalError as error:
+    except (LocalError, ConfigError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    except FetchError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

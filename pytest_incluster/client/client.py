@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from pytest_incluster import __version__
 from pytest_incluster.access import review as review_module
 from pytest_incluster.access.decision import AccessDecision, AccessRequest
 from pytest_incluster.calls import CallLog
@@ -57,6 +56,7 @@ from pytest_incluster.client.tracking import (
 )
 from pytest_incluster.client.transport import RetryPolicy, RetryTransport, is_tls_failure
 from pytest_incluster.config.model import ClusterConfig, shown_proxy
+from pytest_incluster.version import __version__
 
 if TYPE_CHECKING:
     from pytest_incluster.client.api_discovery import Discovery

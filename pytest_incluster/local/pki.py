@@ -148,6 +148,11 @@ def _leaf(
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        # Python 3.13's default context verifies with VERIFY_X509_STRICT, which refuses a
+        # certificate without the key identifier of the CA that signed it.
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
     )
     if san is not None:
         builder = builder.add_extension(san, critical=False)

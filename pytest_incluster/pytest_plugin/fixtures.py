@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -88,9 +87,11 @@ def _exec_token(pytestconfig: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def k8s_ca_file(k8s_config: ClusterConfig) -> Path | None:
-    """Path of the CA bundle that verifies the API server (None only for plain-HTTP proxies)."""
-    return k8s_config.ca_file
+def k8s_ca_file(k8s_config: ClusterConfig) -> str | None:
+    """Path of the CA bundle that verifies the API server, as a ``str``: what
+    ``ssl.create_default_context(cafile=...)``, ``requests`` and command lines take without a
+    conversion. None when the server is checked against the system trust store or not at all."""
+    return str(k8s_config.ca_file) if k8s_config.ca_file is not None else None
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-import pytest_incluster
 from pytest_incluster.pytest_plugin.state import SessionState, get_state
 from pytest_incluster.report.htmlparts import SORT_SCRIPT, STYLE, Html
+from pytest_incluster.version import __version__
 
 if TYPE_CHECKING:
     from pytest_incluster.report.ending import RunEnd
@@ -101,7 +101,7 @@ class HtmlReportPlugin:
                 if cluster.insecure_skip_tls_verify
                 else "verified"
             )
-        rows["pytest-incluster"] = h.text(pytest_incluster.__version__)
+        rows["pytest-incluster"] = h.text(__version__)
         warnings = report_warnings(state)
         if warnings:
             rows["Warnings"] = "<br>".join(

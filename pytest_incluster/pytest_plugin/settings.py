@@ -163,9 +163,14 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# The one `pytest --help` section that holds every option of the plugin.
+GROUP = "incluster"
+GROUP_TITLE = "pytest-incluster (each --incluster-NAME is also the ini key incluster_NAME)"
+
+
 def add_options(parser: pytest.Parser) -> None:
     """Register every setting as a flag and an ini key (flags win over ini)."""
-    group = parser.getgroup("incluster", "Kubernetes in-cluster tests (pytest-incluster)")
+    group = parser.getgroup(GROUP, GROUP_TITLE)
     for s in SETTINGS:
         if s.is_flag:
             group.addoption(s.flag, action="store_true", default=None, dest=s.dest, help=s.help)

@@ -2,7 +2,8 @@
 
 A pod's filesystem is gone when the Job is cleaned up, and ``kubectl cp`` needs a running pod.
 A ConfigMap in the runner's namespace needs nothing but RBAC (``create``/``update`` on
-``configmaps``) and is read back with ``deploy/fetch-report.sh``.
+``configmaps``) and is read back with ``pytest-incluster fetch-report`` (:mod:`.fetch`) or
+``deploy/fetch-report.sh``.
 
 Layout, for ``--incluster-report-configmap NAME``:
 
@@ -17,7 +18,7 @@ Layout, for ``--incluster-report-configmap NAME``:
   ``pytest-incluster.io/part`` (its number), and the label ``pytest-incluster.io/report=NAME``.
 
 The index is written last, so a reader never finds an index that points at parts of another run
-(``fetch-report.sh`` checks the run ids). Parts left over from an earlier, larger report are
+(both readers check the run ids). Parts left over from an earlier, larger report are
 deleted where RBAC allows; where it does not they are harmless, since the index says how many
 parts there are.
 

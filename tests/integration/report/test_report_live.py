@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,6 +158,23 @@ def test_report_is_stored_in_configmaps_and_fetched(
     assert (out / "report.html").read_bytes() == (pytester.path / "report.html").read_bytes()
     assert (out / "junit.xml").read_bytes() == (pytester.path / "junit.xml").read_bytes()
     assert fetched.stdout.splitlines()[-1].startswith("pytest-incluster: 3 passed")
+    # The console script reads the same chunked report back to the same bytes.
+    command = Path(sys.executable).parent / "pytest-incluster"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBERNETES_", "POD_"))}
+    by_command = subprocess.run(
+        [str(command), "fetch-report", "suite-report", "-n", unique_namespace, "-o", "cli"],
+        cwd=pytester.path,
+        env={**env, "KUBECONFIG": str(control_plane.admin_kubeconfig)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert by_command.returncode == 0, by_command.stderr
+    summary_line = fetched.stdout.splitlines()[-1]
+    assert by_command.stdout == f"wrote cli/report.html\nwrote cli/junit.xml\n{summary_line}\n"
+    for name in ("report.html", "junit.xml"):
+        assert (pytester.path / "cli" / name).read_bytes() == (out / name).read_bytes()
 
     page, data = read_report(out / "report.html")
     assert "<style>" in page  # made self-contained: the assets directory is not stored
