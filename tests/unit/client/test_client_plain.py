@@ -250,3 +250,31 @@ def test_impersonation_headers_on_requests(cluster_config: ClusterConfig) -> Non
 def test_httpx_timeout_default(cluster_config: ClusterConfig) -> None:
     with K8sClient(cluster_config) as client:
         assert client.timeout == httpx.Timeout(30.0, connect=5.0)
+
+
+HTTPX_METHODS = (
+    "request",
+    "stream",
+    "send",
+    "build_request",
+    "get",
+    "head",
+    "options",
+    "post",
+    "put",
+    "patch",
+    "delete",
+)
+
+
+@pytest.mark.parametrize("method", HTTPX_METHODS)
+def test_httpx_methods_keep_httpx_signatures(method: str) -> None:
+    """``K8sClient`` is presented as an httpx client: ``k8s.delete(url)`` and friends must take
+    exactly httpx's arguments (the object helpers have names of their own)."""
+    import inspect
+
+    ours = inspect.signature(getattr(K8sClient, method))
+    theirs = inspect.signature(getattr(httpx.Client, method))
+    assert list(ours.parameters) == list(theirs.parameters), method
+    for name, parameter in theirs.parameters.items():
+        assert ours.parameters[name].kind == parameter.kind, (method, name)
