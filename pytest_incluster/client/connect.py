@@ -2,9 +2,9 @@
 
 Like lightkube's ``Client(config)``: the configuration says where the server is, how to trust it
 and how to authenticate; this module turns that into httpx parts. ``K8sClient`` (the tests'
-client and its impersonating children) builds on :func:`auth_for` and :func:`transport_for`; the
-report upload and the local control plane's admin client use :func:`http_client`, a plain
-``httpx.Client`` without retries or the call log.
+client, its impersonating children and the report upload's client) builds on :func:`auth_for`
+and :func:`transport_for`; the local control plane's admin client uses :func:`http_client`, a
+plain ``httpx.Client`` without retries or the call log.
 """
 
 from __future__ import annotations
