@@ -203,6 +203,13 @@ class Html:
 
     # -- summary ----------------------------------------------------------------------------
 
+    def run_context(self, rows: Sequence[tuple[str, str]]) -> str:
+        """One line above the results naming the run (cluster, suite version, Job, pod)."""
+        if not rows:
+            return ""
+        parts = " \u00b7 ".join(f"<b>{self.text(k)}</b> {self.text(v)}" for k, v in rows)
+        return f'<p class="incluster-run">{parts}</p>'
+
     def warnings_box(self, warnings: Iterable[str]) -> str:
         return "".join(
             f'<div class="incluster-warning">Warning: {self.text(w)}</div>' for w in warnings
