@@ -22,6 +22,7 @@ import pytest
 
 from pytest_incluster.access.decision import AccessOutcome
 from pytest_incluster.calls import ApiCall
+from pytest_incluster.pytest_plugin.run_context_hooks import run_context
 from pytest_incluster.pytest_plugin.settings import listing_only
 from pytest_incluster.pytest_plugin.state import SessionState, get_state
 from pytest_incluster.pytest_plugin.xdist import is_xdist_worker
@@ -37,6 +38,7 @@ from pytest_incluster.report.scrub import (
 )
 from pytest_incluster.report.summary import summary_line, usage_error_line, write_termination_log
 from pytest_incluster.report.upload import (
+    DOMAIN,
     UploadError,
     find_foreign,
     name_problem,
@@ -427,7 +429,8 @@ class ReportPlugin:
             return
         try:
             with client:
-                names = upload_report(client, namespace, name, files, summary=summary)
+                about = run_context(self.config).annotations(DOMAIN)
+                names = upload_report(client, namespace, name, files, summary=summary, about=about)
         except UploadError as exc:
             self.notes.append(f"{CONFIGMAP_FLAG}: {redactor.redact(str(exc))}")
             return

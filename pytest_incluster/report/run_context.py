@@ -100,6 +100,17 @@ class RunContext:
         rows += [("Job", self.job), ("Pod", self.pod)]
         return [(label, value) for label, value in rows if value]
 
+    def annotations(self, domain: str) -> dict[str, str]:
+        """``DOMAIN/cluster``, ``DOMAIN/suite-version``, ``DOMAIN/job``, ``DOMAIN/pod`` for the
+        stored report's index ConfigMap, only what is known."""
+        values = {
+            "cluster": self.cluster_name,
+            "suite-version": self.suite.digest if self.suite else "",
+            "job": self.job,
+            "pod": self.pod,
+        }
+        return {f"{domain}/{key}": value for key, value in values.items() if value}
+
     def header(self) -> str:
         """``cluster prod-eu | job gate-1 | pod gate-1-x2x9`` (no suite: it is known later)."""
         parts = [("cluster", self.cluster_name), ("job", self.job), ("pod", self.pod)]

@@ -11,8 +11,9 @@ Layout, for ``--incluster-report-configmap NAME``:
   object limit; larger reports are split into ``NAME``, ``NAME-1``, ``NAME-2``, ... and each
   file's gzip stream is the concatenation of its pieces in part order;
 * ``NAME`` is the index: annotations ``pytest-incluster.io/parts`` (how many ConfigMaps),
-  ``pytest-incluster.io/files`` (the file names, space separated) and
-  ``pytest-incluster.io/summary`` (the run's one-line result);
+  ``pytest-incluster.io/files`` (the file names, space separated),
+  ``pytest-incluster.io/summary`` (the run's one-line result) and, where known, which run it
+  was (``pytest-incluster.io/cluster``, ``/suite-version``, ``/job``, ``/pod``);
 * every part carries ``pytest-incluster.io/run`` (one id per upload) and
   ``pytest-incluster.io/part`` (its number), and the label ``pytest-incluster.io/report=NAME``.
 
@@ -161,6 +162,7 @@ def upload_report(
     files: Mapping[str, Path],
     *,
     summary: str = "",
+    about: Mapping[str, str] | None = None,
     part_bytes: int = PART_BYTES,
 ) -> list[str]:
     """Store ``files`` (stored name -> local path) gzip-compressed in ConfigMap ``name`` (and
@@ -168,7 +170,8 @@ def upload_report(
 
     ``client`` must be authenticated, with ``base_url`` set to the API server; the plugin
     passes a ``K8sClient`` built like the tests' client (retries, proxy, TLS). Returns the
-    ConfigMap names written, index first. Raises :class:`UploadError`, and
+    ConfigMap names written, index first. ``about``: more annotations for the index (which
+    run it was). Raises :class:`UploadError`, and
     :class:`ForeignConfigMap` (having written nothing) when one of the names belongs to a
     ConfigMap that pytest-incluster did not create.
     """
@@ -203,6 +206,7 @@ def upload_report(
             annotations[ANNOTATION_FILES] = " ".join(files)
             if summary:
                 annotations[ANNOTATION_SUMMARY] = summary
+            annotations.update(about or {})
         body = _config_map(names[index], namespace, name, annotations, parts[index])
         _store(client, namespace, body, report=name, current=found[names[index]])
     _delete_stale(client, namespace, name, first=len(parts))

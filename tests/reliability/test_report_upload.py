@@ -163,3 +163,38 @@ def test_without_trust_env_neither_the_tests_nor_the_upload_use_the_proxy(
     assert "incluster WARNING: --incluster-report-configmap: cannot store the report" in (
         run.stdout
     )
+
+
+def test_the_stored_report_says_which_run_it_was(runner: Runner, suite_dir: Path) -> None:
+    """The index ConfigMap names the cluster, the suite version and the Job and pod, so a
+    report fetched later is never mistaken for another cluster's or another suite's."""
+    from pytest_incluster.report.run_context import suite_version
+
+    runner.grant(REPORT_RULES)
+    write_suite(suite_dir, {"test_lists.py": SUITE})
+    run = run_pytest(
+        suite_dir,
+        *runner.args(),
+        "--incluster-report-configmap=report",
+        "--junitxml=junit.xml",
+        "-p",
+        "no:html",
+        env={
+            "INCLUSTER_CLUSTER_NAME": "staging-eu",
+            "INCLUSTER_JOB_NAME": "access-gate-7",
+            "INCLUSTER_POD_NAME": "access-gate-7-x2x9k",
+        },
+    )
+    assert run.ret == 0, run.describe()
+    annotations = stored(runner)["metadata"]["annotations"]
+    version = suite_version(suite_dir, [suite_dir / "test_lists.py"]).digest
+    assert {k: v for k, v in annotations.items() if k.split("/")[1] in WHICH_RUN} == {
+        "pytest-incluster.io/cluster": "staging-eu",
+        "pytest-incluster.io/suite-version": version,
+        "pytest-incluster.io/job": "access-gate-7",
+        "pytest-incluster.io/pod": "access-gate-7-x2x9k",
+    }
+    assert f"incluster: suite version {version} (sha256 of 1 collected test file)" in run.stdout
+
+
+WHICH_RUN = ("cluster", "suite-version", "job", "pod")
