@@ -159,3 +159,13 @@ def test_user_metadata_stays_in_the_environment_table(suite: pytest.Pytester) ->
     result.assert_outcomes(passed=2)
     _, data = read_report(suite.path / "report.html")
     assert data["environment"]["Team"] == "payments"
+
+
+def test_suite_version_under_xdist_comes_from_the_workers_collection(
+    suite: pytest.Pytester,
+) -> None:
+    """The xdist controller collects nothing itself; the version is the same as without it."""
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--html=report.html")
+    result.assert_outcomes(passed=2)
+    _, data = read_report(suite.path / "report.html")
+    assert data["environment"]["Suite version"] == expected_version(suite)
