@@ -20,5 +20,9 @@ echo "==> ruff"
 "$VENV/bin/ruff" format --check .
 echo "==> mypy --strict"
 "$VENV/bin/mypy"
+# The unit tests on the newest Python as well (3.13+: its ssl module verifies more strictly).
+echo "==> unit tests on the newest Python"
+NEWEST_PYTHON="$(bash "$ROOT/scripts/newest-python.sh")"
+"$NEWEST_PYTHON" -m pytest tests/unit -q -p no:cacheprovider
 echo "==> pytest"
 "$VENV/bin/python" -m pytest "$@"

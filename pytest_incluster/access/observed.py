@@ -126,6 +126,11 @@ class Observed:
     raised: bool = False  # the test ended with this request's error
 
     @property
+    def is_non_resource(self) -> bool:
+        """A non-resource URL (``/api``, ``/healthz``): its ``resource`` is the path."""
+        return self.info.resource.startswith("/")
+
+    @property
     def is_review(self) -> bool:
         return self.info.verb == "create" and self.info.resource in _REVIEWS
 
@@ -222,7 +227,12 @@ def server_verdict(spec: ExpectSpec, seen: Sequence[Observed]) -> ServerVerdict:
     """What the server decided about the requests ``spec`` speaks about."""
     relevant = [o for o in seen if _matches(spec, o)]
     for decision in _PRECEDENCE[spec.kind]:
-        found = [o for o in relevant if o.decision == decision]
+        # Resource requests first: the client's own discovery (GET /api, /apis/GROUP/VERSION)
+        # comes before the request a test makes with create/apply/get_object, and would
+        # otherwise name the row "get /api" at the cluster scope.
+        found = sorted(
+            (o for o in relevant if o.decision == decision), key=lambda o: o.is_non_resource
+        )
         if not found:
             continue
         decisive = next((o for o in found if o.raised), found[0])

@@ -3,7 +3,8 @@
 The cluster is found exactly as the tests find it (:func:`~pytest_incluster.config.
 cluster_discovery.resolve`): ``--kubeconfig``/``--context`` if given, else a pod's service
 account, else ``KUBECONFIG`` or ``~/.kube/config``; the client is built by
-:func:`~pytest_incluster.client.connect.http_client`, as for the upload. The namespace defaults
+:func:`~pytest_incluster.client.connect.http_client` (the same TLS, credentials, exec plugin
+and proxy as every client; a single read needs no retries). The namespace defaults
 to that configuration's (the kubeconfig context's, or the pod's). The reading and decoding is
 :func:`pytest_incluster.report.fetch.fetch_report`.
 """

@@ -7,9 +7,10 @@ retries, and every attempt recorded in the call log. Any non-2xx answer raises a
 ``send``, so every verb method raises; a connection failure raises ``ApiUnreachable`` and a
 certificate problem ``TLSError``, each a one-line message.
 
-The helpers on top (``whoami``, ``can_i``, ``impersonate``, ``create``/``apply``/``delete`` with
-tracking, ``wait_for_access``) are what access tests need and are thin: requests are built by
-small pure functions (``paths``, ``access.review``) and sent through the same client.
+The helpers on top (``whoami``, ``can_i``, ``impersonate``, ``create``/``apply``/
+``delete_object`` with tracking, ``wait_for_access``) are what access tests need and are thin:
+requests are built by small pure functions (``paths``, ``access.review``) and sent through the
+same client.
 """
 
 from __future__ import annotations
@@ -224,7 +225,14 @@ class K8sClient(httpx.Client):
 
     # -- sending -------------------------------------------------------------------------------
 
-    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+    def send(
+        self,
+        request: httpx.Request,
+        *,
+        stream: bool = False,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+        follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
+    ) -> httpx.Response:
         """Send, then raise ``ApiError`` subclasses for non-2xx, ``UnverifiedDenial`` for a denial
         from a server not known to be ready, and ``ApiUnreachable``/``TLSError`` for connection
         failures (``from None``: httpx's chained errors can carry headers).
@@ -238,7 +246,9 @@ class K8sClient(httpx.Client):
                 self.config.server, ticket.reason, request=request, note=ticket.note
             )
         try:
-            response = super().send(request, **kwargs)
+            response = super().send(
+                request, stream=stream, auth=auth, follow_redirects=follow_redirects
+            )
         except httpx.TransportError as exc:
             error = exc if isinstance(exc, ApiUnreachable) else self._unreachable(request, exc)
             if isinstance(error, TLSError):
@@ -525,7 +535,7 @@ class K8sClient(httpx.Client):
         )
         return result
 
-    def delete(  # type: ignore[override]
+    def delete_object(
         self,
         api_version: str,
         kind: str,
@@ -536,8 +546,9 @@ class K8sClient(httpx.Client):
     ) -> dict[str, Any]:
         """DELETE one object (background propagation); returns the server's answer.
 
-        This replaces ``httpx.Client.delete(url)``; for a raw DELETE use
-        ``k8s.request("DELETE", path)``.
+        Named ``delete_object`` (like ``get_object``), not ``delete``: ``K8sClient`` is an
+        ``httpx.Client``, and ``k8s.delete(url, ...)`` is httpx's own method, which raises the
+        same typed errors as every other request of this client.
         """
         resource = self._resource(api_version, kind)
         ns = (namespace or self.namespace) if resource.namespaced else None

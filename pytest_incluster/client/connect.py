@@ -2,8 +2,8 @@
 
 Like lightkube's ``Client(config)``: the configuration says where the server is, how to trust it,
 how to reach it and how to authenticate; this module turns that into httpx parts. ``K8sClient``
-(the tests' client and its impersonating children) builds on :func:`auth_for` and
-:func:`transport_for`; the report upload and the local control plane's admin client use
+(the tests' client, its impersonating children and the report upload's client) builds on
+:func:`auth_for` and :func:`transport_for`; the local control plane's admin client uses
 :func:`http_client`, a plain ``httpx.Client`` without retries or the call log. So an exec
 plugin, a ``proxy-url``, a ``tls-server-name`` or ``disable-compression`` apply to every
 request the plugin makes.

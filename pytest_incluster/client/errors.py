@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from pytest_incluster.client.tls import strict_check_note
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.errors import InclusterError
 
@@ -329,7 +330,7 @@ class TLSError(ApiUnreachable):
             f"not trusted for host {self.host} using CA file {self.ca_file} ({self.reason}). "
             "Check that the CA file belongs to this cluster (--incluster-ca-file, or the "
             "kubeconfig's certificate-authority) and that the server URL uses a name or IP in "
-            "the certificate."
+            "the certificate." + strict_check_note(self.reason)
         )
 
 

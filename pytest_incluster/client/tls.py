@@ -13,6 +13,18 @@ A client certificate from an exec plugin is loaded from memory by way of a priva
 exists only during the load (``ssl`` reads keys from files only), and is reloaded when the
 plugin returns a new one; connections opened afterwards present the new certificate (and
 ``client/cert_rotation.py`` makes sure later requests open new connections).
+
+Strict X.509 checks: from Python 3.13, ``ssl.create_default_context`` sets
+``VERIFY_X509_STRICT``, OpenSSL's RFC 5280 conformance checks (a CA certificate must carry
+keyUsage, a leaf an authorityKeyIdentifier, a CA's basicConstraints must be critical, ...).
+Many cluster CAs fail them: kubeadm, k3s and cloud providers' CAs made by Go's crypto/x509 or by
+older tooling often lack one of these extensions, and kubectl, client-go and the kubelet (Go's
+verifier) do not apply such checks. For the cluster's own CA (``ca_file``: the service
+account's ``ca.crt`` or the kubeconfig's certificate-authority) the flag is therefore cleared:
+we trust exactly what kubectl trusts with that file, and the chain, signatures, validity and
+host name are still verified. With the system trust store (public CAs, which must conform
+anyway) Python's default stays, and a failure of a strict check is explained by
+:func:`strict_check_note`.
 """
 
 from __future__ import annotations
@@ -45,9 +57,13 @@ class _ServerNameContext(ssl.SSLContext):
 
 def _new_context(config: ClusterConfig) -> ssl.SSLContext:
     if config.tls_server_name is None:
-        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context = _ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.server_name = config.tls_server_name
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    else:
+        context = _ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.server_name = config.tls_server_name
+    # The verification flags Python's default context has (from 3.13: VERIFY_X509_STRICT and
+    # VERIFY_X509_PARTIAL_CHAIN), which the plain constructor does not set.
+    context.verify_flags = ssl.create_default_context().verify_flags
     return context
 
 
@@ -59,6 +75,8 @@ def _verifying_context(config: ClusterConfig) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
     elif config.ca_file is not None:
         context.load_verify_locations(cafile=str(config.ca_file))
+        # As kubectl: no strict RFC 5280 profile checks for the cluster's CA (see above).
+        context.verify_flags &= ~ssl.VERIFY_X509_STRICT
     else:
         context.load_default_certs(ssl.Purpose.SERVER_AUTH)
     return context
@@ -123,3 +141,32 @@ def ssl_context(config: ClusterConfig) -> ssl.SSLContext:
             ) from None
     _exec_certificate(context, config)
     return context
+
+
+# OpenSSL's messages for the checks only VERIFY_X509_STRICT makes (x509_vfy.c, OpenSSL 3).
+STRICT_ONLY_FAILURES = (
+    "CA cert does not include key usage extension",
+    "Path length given without key usage keyCertSign",
+    "Missing Authority Key Identifier",
+    "Missing Subject Key Identifier",
+    "Basic Constraints of CA cert not marked critical",
+    "Authority Key Identifier marked critical",
+    "Subject Key Identifier marked critical",
+    "Subject empty and Subject Alt Name extension not critical",
+    "Empty Subject Alternative Name extension",
+    "Certificate Signature Algorithm and TBS Signature Algorithm mismatch",
+)
+
+
+def strict_check_note(reason: str) -> str:
+    """A sentence for the TLS error when ``reason`` is a failure of a strict X.509 check only,
+    else ""; the check that failed is in ``reason`` already."""
+    if not any(failure in reason for failure in STRICT_ONLY_FAILURES):
+        return ""
+    return (
+        " The certificate chain fails one of OpenSSL's strict X.509 checks "
+        "(VERIFY_X509_STRICT, on by default from Python 3.13), which kubectl does not apply. "
+        "Give the cluster's CA with --incluster-ca-file (or in the kubeconfig): "
+        "pytest-incluster then verifies it as kubectl does. Otherwise re-issue the "
+        "certificate with the missing extension (a CA needs keyUsage keyCertSign)."
+    )

@@ -16,6 +16,7 @@ from pytest_incluster.pytest_plugin.settings import get_setting, number
 from pytest_incluster.pytest_plugin.state import get_state
 
 if TYPE_CHECKING:
+    from pytest_incluster.calls import CallLog
     from pytest_incluster.client import K8sClient
     from pytest_incluster.client.identity import Identity
     from pytest_incluster.config.model import ClusterConfig
@@ -56,28 +57,39 @@ def session_client(config: pytest.Config) -> K8sClient:
         return client
     if state.client_error is not None:
         raise state.client_error
+    try:
+        client = new_client(config, call_log=state.calls)
+    except ConfigError as exc:  # an exec credential plugin or a client certificate
+        state.client_error = exc
+        raise
+    state.client = client
+    return client
+
+
+def new_client(config: pytest.Config, *, call_log: CallLog | None) -> K8sClient:
+    """A client as the settings describe it: TLS, token, timeout, retries (429/503 with
+    ``Retry-After``), concurrency, the breaker (``unreachable_after``) and ``trust_env``.
+
+    The one construction for every client the plugin makes from the session's settings: the
+    tests' client and the report upload's must be equally reliable and reach the server the
+    same way (through the same proxy, trusting the same CA, with the same exec plugin).
+    """
     from pytest_incluster.client import K8sClient
 
     resolved = cluster_config(config)
     timeout = float(number(config, "timeout"))
     import httpx
 
-    try:
-        client = K8sClient(
-            resolved,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            retries=int(number(config, "retries")),
-            call_log=state.calls,
-            on_secret=state.redactor.add_secret,
-            trust_env=bool(get_setting(config, "trust_env").value),
-            max_concurrency=int(number(config, "concurrency")),
-            unreachable_after=int(number(config, "unreachable_after")),
-        )
-    except ConfigError as exc:  # an exec credential plugin or a client certificate
-        state.client_error = exc
-        raise
-    state.client = client
-    return client
+    return K8sClient(
+        resolved,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        retries=int(number(config, "retries")),
+        call_log=call_log,
+        on_secret=get_state(config).redactor.add_secret,
+        trust_env=bool(get_setting(config, "trust_env").value),
+        max_concurrency=int(number(config, "concurrency")),
+        unreachable_after=int(number(config, "unreachable_after")),
+    )
 
 
 def runner_identity(config: pytest.Config) -> Identity:

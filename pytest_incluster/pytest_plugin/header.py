@@ -20,6 +20,7 @@ from pytest_incluster.pytest_plugin.cluster_access import (
     runner_identity,
     session_client,
 )
+from pytest_incluster.pytest_plugin.run_context_hooks import run_context
 from pytest_incluster.pytest_plugin.settings import get_setting, listing_only
 from pytest_incluster.pytest_plugin.state import SessionState, get_state
 
@@ -30,17 +31,19 @@ def header_lines(config: pytest.Config) -> list[str]:
     listing = listing_only(config)
     if listing and get_setting(config, "local").value:
         return [f"incluster: --incluster-local: no control plane started ({listing} runs no tests)"]
+    context = run_context(config).header()
     try:
         resolved = cluster_config(config)
     except ConfigError as exc:
         first = str(exc).split(". ")[0]
-        return [f"incluster: no cluster ({first}); tests that need one will error"]
+        lines = [f"incluster: no cluster ({first}); tests that need one will error"]
+        return lines + ([f"incluster: {state.redactor.redact(context)}"] if context else [])
     if listing:
         line = (
             f"incluster: server {resolved.server} | namespace {resolved.namespace} | source "
             f"{resolved.source} (not contacted: {listing} runs no tests)"
         )
-        return _with_warnings(state, [line])
+        return _with_warnings(state, [line], context)
     version = identity = "unknown"
     try:
         client = session_client(config)
@@ -71,11 +74,14 @@ def header_lines(config: pytest.Config) -> list[str]:
         f"incluster: server {resolved.server} | kubernetes {version} | identity {identity} | "
         f"namespace {resolved.namespace} | source {resolved.source}"
     )
-    return _with_warnings(state, [line])
+    return _with_warnings(state, [line], context)
 
 
-def _with_warnings(state: SessionState, lines: list[str]) -> list[str]:
-    """``lines`` and then the session's warnings, which count as shown from now on."""
+def _with_warnings(state: SessionState, lines: list[str], context: str = "") -> list[str]:
+    """``lines``, the run's context (cluster name, Job, pod) if any, and then the session's
+    warnings, which count as shown from now on."""
+    if context:
+        lines = [*lines, f"incluster: {state.redactor.redact(context)}"]
     lines = lines + [f"incluster WARNING: {w}" for w in state.warnings]
     state.shown_warnings.update(state.warnings)
     return lines

@@ -8,11 +8,13 @@ documented hooks and pytest-metadata's ``metadata_key`` stash, which pytest-html
 from __future__ import annotations
 
 import html
+import importlib.metadata
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_incluster.pytest_plugin.run_context_hooks import run_context
 from pytest_incluster.pytest_plugin.state import SessionState, get_state
 from pytest_incluster.report.htmlparts import SORT_SCRIPT, STYLE, Html
 from pytest_incluster.version import __version__
@@ -21,6 +23,13 @@ if TYPE_CHECKING:
     from pytest_incluster.report.ending import RunEnd
 
 TITLE = "pytest-incluster report"
+# pytest-metadata's rows that describe the runner's machine rather than the run: every plugin
+# installed (test-only ones such as hypothesis or anyio included) and the kernel. The versions
+# that matter for reading the report are listed by :meth:`HtmlReportPlugin.environment`;
+# rows added by the user (``--metadata``, CI variables) are kept.
+_NOT_SHOWN = ("Packages", "Plugins", "Platform")
+# The distributions whose versions the report shows (besides Python and the cluster).
+_VERSIONS = (("pytest", "pytest"), ("pytest-html", "pytest-html"), ("httpx", "httpx"))
 Interruption = Callable[[pytest.Session], "RunEnd | None"]
 
 
@@ -31,6 +40,13 @@ def _metadata(config: pytest.Config) -> dict[str, Any] | None:
         return None
     metadata: dict[str, Any] | None = config.stash.get(metadata_key, None)
     return metadata
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def report_warnings(state: SessionState) -> list[str]:
@@ -73,12 +89,16 @@ class HtmlReportPlugin:
         # test connected, and pytest-metadata would print these HTML values in the -v header.
         metadata = _metadata(self.config)
         if metadata is not None:
+            for key in _NOT_SHOWN:
+                metadata.pop(key, None)
             metadata.update(self.environment())
 
     def environment(self) -> dict[str, str]:
         """Rows for the Environment table, as HTML (pytest-html inserts values as markup)."""
         state, h = self.state, self.html
-        rows: dict[str, str] = {}
+        rows: dict[str, str] = {
+            label: h.text(value) for label, value in run_context(self.config).rows()
+        }
         cluster = state.cluster_config
         if cluster is not None:
             rows["Kubernetes server"] = h.text(cluster.server)
@@ -102,6 +122,8 @@ class HtmlReportPlugin:
                 else "verified"
             )
         rows["pytest-incluster"] = h.text(__version__)
+        for label, distribution in _VERSIONS:
+            rows[label] = h.text(_version(distribution))
         warnings = report_warnings(state)
         if warnings:
             rows["Warnings"] = "<br>".join(
@@ -153,5 +175,6 @@ class HtmlReportPlugin:
         if ended:
             notes.insert(0, ended.note)
         prefix.append(h.warnings_box(notes))
+        prefix.append(h.run_context(run_context(self.config).rows()))
         summary.append(h.access_summary(self.state.outcomes))
         postfix.append(SORT_SCRIPT)

@@ -26,6 +26,7 @@ from pytest_incluster.pytest_plugin.cluster_access import (
     runner_name,
     session_client,
 )
+from pytest_incluster.pytest_plugin.state import get_state
 
 if TYPE_CHECKING:
     from pytest_incluster.client import K8sClient
@@ -66,9 +67,12 @@ def impersonated_client(config: pytest.Config, spec: ImpersonateSpec) -> K8sClie
     if error is not None:
         fail_without_cluster(config, error)
     for resource, namespace, name in impersonation_checks(spec):
-        decision = client.can_i(
-            "impersonate", resource, group="", namespace=namespace or "", name=name
-        )
+        # The plugin's question, not the test's request: kept out of the test's API calls
+        # (the report would list it among them, and "Requests made by this test" too).
+        with get_state(config).calls.outside_tests():
+            decision = client.can_i(
+                "impersonate", resource, group="", namespace=namespace or "", name=name
+            )
         if not decision.allowed:
             who = runner_name(config) or "(whose name the server did not say)"
             pytest.fail(

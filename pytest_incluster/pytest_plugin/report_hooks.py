@@ -22,6 +22,7 @@ import pytest
 
 from pytest_incluster.access.decision import AccessOutcome
 from pytest_incluster.calls import ApiCall
+from pytest_incluster.pytest_plugin.run_context_hooks import run_context
 from pytest_incluster.pytest_plugin.settings import listing_only
 from pytest_incluster.pytest_plugin.state import SessionState, get_state
 from pytest_incluster.pytest_plugin.xdist import is_xdist_worker
@@ -37,6 +38,7 @@ from pytest_incluster.report.scrub import (
 )
 from pytest_incluster.report.summary import summary_line, usage_error_line, write_termination_log
 from pytest_incluster.report.upload import (
+    DOMAIN,
     UploadError,
     find_foreign,
     name_problem,
@@ -49,7 +51,6 @@ if TYPE_CHECKING:
 PLUGIN_NAME = "incluster-report"
 HTML_PLUGIN_NAME = "incluster-report-html"
 CONFIGMAP_FLAG = "--incluster-report-configmap"
-UPLOAD_TIMEOUT_S = 10.0
 
 # Exceptions that are pytest outcomes, not errors with a message worth a headline.
 _OUTCOMES = (
@@ -428,7 +429,8 @@ class ReportPlugin:
             return
         try:
             with client:
-                names = upload_report(client, namespace, name, files, summary=summary)
+                about = run_context(self.config).annotations(DOMAIN)
+                names = upload_report(client, namespace, name, files, summary=summary, about=about)
         except UploadError as exc:
             self.notes.append(f"{CONFIGMAP_FLAG}: {redactor.redact(str(exc))}")
             return
@@ -442,19 +444,17 @@ class ReportPlugin:
         self.stored_in = f"ConfigMap {namespace}/{name}{parts}"
 
     def _http_client(self) -> tuple[httpx.Client, str]:
-        """A plain client for the upload, from the session's configuration.
+        """A client for the upload, built exactly like the tests' client (same TLS, proxy
+        settings, retries on 429/503 with ``Retry-After``, breaker), so the report is stored
+        as reliably as the tests' requests were sent.
 
-        Not the session's K8sClient: the upload must not appear in the last test's API calls,
-        and it runs after that client's retries and concurrency limits stop mattering.
+        Not the session's client itself: the upload must not appear in the last test's API
+        calls, so this one has no call log.
         """
-        from pytest_incluster.client.connect import http_client
-        from pytest_incluster.pytest_plugin.cluster_access import cluster_config
+        from pytest_incluster.pytest_plugin.cluster_access import cluster_config, new_client
 
-        resolved = cluster_config(self.config)
-        client = http_client(
-            resolved, on_secret=self.state.redactor.add_secret, timeout=UPLOAD_TIMEOUT_S
-        )
-        return client, resolved.namespace
+        namespace = cluster_config(self.config).namespace
+        return new_client(self.config, call_log=None), namespace
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.stored_in:

@@ -8,6 +8,7 @@ the command line, the ini file or the default; errors and the report quote that 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ class Setting:
     is_flag: bool = False  # a boolean switch (store_true)
     repeatable: bool = False  # may be given several times (append)
     metavar: str | None = None
+    env: str | None = None  # an environment variable that sets it (below the flag)
 
     @property
     def flag(self) -> str:
@@ -112,6 +114,12 @@ SETTINGS: tuple[Setting, ...] = (
         is_flag=True,
     ),
     Setting(
+        "cluster_name",
+        "a name for the cluster this run tests (e.g. prod-eu), shown in the header and the report.",
+        metavar="NAME",
+        env="INCLUSTER_CLUSTER_NAME",
+    ),
+    Setting(
         "access_files",
         "glob patterns of access-matrix files to collect (default *.access.yaml).",
         ini_type="args",
@@ -184,7 +192,8 @@ def add_options(parser: pytest.Parser) -> None:
 
 
 def get_setting(config: pytest.Config, name: str) -> Sourced[Any]:
-    """A setting's value and where it came from: the flag, then the ini key, then the default."""
+    """A setting's value and where it came from: the flag, then the ini key, then its
+    environment variable if it has one (the README's order), then the default."""
     s = BY_NAME[name]
     cli = config.getoption(s.dest)
     if cli is not None:
@@ -192,6 +201,8 @@ def get_setting(config: pytest.Config, name: str) -> Sourced[Any]:
     ini = config.getini(s.dest)
     if ini not in (None, [], ""):
         return Sourced(ini, f"ini {s.dest}")
+    if s.env and os.environ.get(s.env, "").strip():
+        return Sourced(os.environ[s.env].strip(), f"environment variable {s.env}")
     return Sourced(DEFAULTS.get(name), "default")
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pytest_incluster.config.model import ClusterConfig
     from pytest_incluster.local.shared_plane import LocalSession
     from pytest_incluster.report.redact import Redactor
+    from pytest_incluster.report.run_context import SuiteVersion
 
 
 @dataclass
@@ -44,6 +45,7 @@ class SessionState:
     warnings: list[str] = field(default_factory=list)
     shown_warnings: set[str] = field(default_factory=set)  # already printed by the header
     local_session: LocalSession | None = None  # with --incluster-local
+    suite: SuiteVersion | None = None  # the collected test files' hash, once collected
 
 
 STATE_KEY = pytest.StashKey[SessionState]()

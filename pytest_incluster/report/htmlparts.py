@@ -146,16 +146,28 @@ class Html:
             f"</caption><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
         )
 
-    def outcomes_table(self, outcomes: Sequence[AccessOutcome], caption: str) -> str:
-        columns = ("Subject", "Verb", "Resource", "Namespace", "Expected", "Actual", "Result")
-        head = self.row((*columns, "Test", "Reason"), tag="th")
+    def outcomes_table(
+        self, outcomes: Sequence[AccessOutcome], caption: str, *, with_subject: bool = True
+    ) -> str:
+        """The outcomes, one row each; ``with_subject=False`` under a subject's own heading,
+        where a Subject column would repeat that heading on every row."""
+        columns = (
+            "Verb",
+            "Resource",
+            "Namespace",
+            "Expected",
+            "Actual",
+            "Result",
+            "Test",
+            "Reason",
+        )
+        head = self.row((("Subject",) if with_subject else ()) + columns, tag="th")
         body = []
         for o in outcomes:
             problem = mismatch(o)
             result = "passed" if problem is None else f"FAILED: {problem}"
             cls = "" if problem is None else ' class="incluster-fail"'
             values = (
-                o.subject,
                 o.verb,
                 o.resource,
                 o.namespace or "(cluster)",
@@ -165,7 +177,7 @@ class Html:
                 o.test_id,
                 o.reason,
             )
-            body.append(self.row(values, cls))
+            body.append(self.row(((o.subject,) if with_subject else ()) + values, cls))
         return (
             f'<table class="incluster-table incluster-sortable incluster-outcomes">'
             f"<caption>{self.text(caption)}</caption><thead>{head}</thead>"
@@ -190,6 +202,13 @@ class Html:
         return f'<div class="incluster-test">{"".join(parts)}</div>'
 
     # -- summary ----------------------------------------------------------------------------
+
+    def run_context(self, rows: Sequence[tuple[str, str]]) -> str:
+        """One line above the results naming the run (cluster, suite version, Job, pod)."""
+        if not rows:
+            return ""
+        parts = " \u00b7 ".join(f"<b>{self.text(k)}</b> {self.text(v)}" for k, v in rows)
+        return f'<p class="incluster-run">{parts}</p>'
 
     def warnings_box(self, warnings: Iterable[str]) -> str:
         return "".join(
@@ -226,7 +245,9 @@ class Html:
             groups.append(
                 f"<h3>{self.text(subject)}</h3>"
                 + self.outcomes_table(
-                    group, f"{len(group)} checks: {len(group) - fails} passed, {fails} failed"
+                    group,
+                    f"{len(group)} checks: {len(group) - fails} passed, {fails} failed",
+                    with_subject=False,
                 )
             )
         subjects = (

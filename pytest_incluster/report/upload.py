@@ -12,8 +12,9 @@ Layout, for ``--incluster-report-configmap NAME``:
   object limit; larger reports are split into ``NAME``, ``NAME-1``, ``NAME-2``, ... and each
   file's gzip stream is the concatenation of its pieces in part order;
 * ``NAME`` is the index: annotations ``pytest-incluster.io/parts`` (how many ConfigMaps),
-  ``pytest-incluster.io/files`` (the file names, space separated) and
-  ``pytest-incluster.io/summary`` (the run's one-line result);
+  ``pytest-incluster.io/files`` (the file names, space separated),
+  ``pytest-incluster.io/summary`` (the run's one-line result) and, where known, which run it
+  was (``pytest-incluster.io/cluster``, ``/suite-version``, ``/job``, ``/pod``);
 * every part carries ``pytest-incluster.io/run`` (one id per upload) and
   ``pytest-incluster.io/part`` (its number), and the label ``pytest-incluster.io/report=NAME``.
 
@@ -44,7 +45,7 @@ from urllib.parse import quote
 
 import httpx
 
-from pytest_incluster.client.errors import parse_error_body
+from pytest_incluster.client.errors import UnverifiedDenial, parse_error_body
 from pytest_incluster.errors import InclusterError
 
 PART_BYTES: Final = 900 * 1024
@@ -162,13 +163,16 @@ def upload_report(
     files: Mapping[str, Path],
     *,
     summary: str = "",
+    about: Mapping[str, str] | None = None,
     part_bytes: int = PART_BYTES,
 ) -> list[str]:
     """Store ``files`` (stored name -> local path) gzip-compressed in ConfigMap ``name`` (and
     ``name-1``, ... when they do not fit in one), creating or replacing them.
 
-    ``client`` must be authenticated, with ``base_url`` set to the API server. Returns the
-    ConfigMap names written, index first. Raises :class:`UploadError`, and
+    ``client`` must be authenticated, with ``base_url`` set to the API server; the plugin
+    passes a ``K8sClient`` built like the tests' client (retries, proxy, TLS). Returns the
+    ConfigMap names written, index first. ``about``: more annotations for the index (which
+    run it was). Raises :class:`UploadError`, and
     :class:`ForeignConfigMap` (having written nothing) when one of the names belongs to a
     ConfigMap that pytest-incluster did not create.
     """
@@ -203,6 +207,7 @@ def upload_report(
             annotations[ANNOTATION_FILES] = " ".join(files)
             if summary:
                 annotations[ANNOTATION_SUMMARY] = summary
+            annotations.update(about or {})
         body = _config_map(names[index], namespace, name, annotations, parts[index])
         _store(client, namespace, body, report=name, current=found[names[index]])
     _delete_stale(client, namespace, name, first=len(parts))
@@ -243,10 +248,21 @@ def _unreachable(where: str, exc: httpx.HTTPError) -> UploadError:
     )
 
 
+def _send(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """The server's answer whatever its status: the plugin's client (``K8sClient``, which
+    retries and follows the session's settings) raises typed errors for non-2xx answers, and
+    the upload decides on the status itself (404: absent, 409: changed meanwhile, ...)."""
+    try:
+        return client.request(method, path, **kwargs)
+    except (httpx.HTTPStatusError, UnverifiedDenial) as exc:
+        response: httpx.Response = exc.response
+        return response
+
+
 def _read(client: httpx.Client, namespace: str, name: str) -> tuple[int, dict[str, Any] | None]:
     """(status code, the ConfigMap if it was read); raises UploadError if unreachable."""
     try:
-        response = client.get(_path(namespace, name))
+        response = _send(client, "GET", _path(namespace, name))
     except httpx.HTTPError as exc:
         raise _unreachable(f"ConfigMap {namespace}/{name}", exc) from None
     if response.status_code != 200:
@@ -278,7 +294,7 @@ def _store(
     for _ in range(_ATTEMPTS):
         try:
             if current is None:
-                response = client.post(_collection(namespace), json=body)
+                response = _send(client, "POST", _collection(namespace), json=body)
                 changed = response.status_code == 409  # AlreadyExists: created meanwhile
             else:
                 problem = foreign_problem(current, report, namespace)
@@ -286,7 +302,7 @@ def _store(
                     raise ForeignConfigMap(f"cannot store the report: {problem}.")
                 version = (current.get("metadata") or {}).get("resourceVersion")
                 replacement = {**body, "metadata": {**body["metadata"], "resourceVersion": version}}
-                response = client.put(_path(namespace, name), json=replacement)
+                response = _send(client, "PUT", _path(namespace, name), json=replacement)
                 changed = response.status_code in (404, 409)  # deleted or changed meanwhile
         except httpx.HTTPError as exc:
             raise _unreachable(where, exc) from None
@@ -324,14 +340,14 @@ def _delete_stale(client: httpx.Client, namespace: str, name: str, *, first: int
     for index in range(first, MAX_PARTS + 1):
         path = _path(namespace, f"{name}-{index}")
         try:
-            found = client.get(path)
+            found = _send(client, "GET", path)
             if not found.is_success:  # 404: no more parts; 403: not allowed, the index rules
                 return
             metadata = found.json().get("metadata", {})
             if (metadata.get("labels") or {}).get(LABEL_REPORT) != name:
                 return
             precondition = {"preconditions": {"uid": metadata.get("uid")}}
-            deleted = client.request("DELETE", path, json=precondition)
+            deleted = _send(client, "DELETE", path, json=precondition)
         except (httpx.HTTPError, ValueError):
             return
         if not deleted.is_success:

@@ -140,6 +140,15 @@ class CertAuthority:
         return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
+def upstream_context(ca_file: Path) -> ssl.SSLContext:
+    """Trust the real API server's CA as kubectl (and the plugin) do: without Python 3.13's
+    strict X.509 profile checks, which the local control plane's serving certificate (no
+    authorityKeyIdentifier, like many Go-made ones) does not pass."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    return context
+
+
 # -- scripted faults ---------------------------------------------------------------------------
 
 
@@ -481,7 +490,7 @@ class FaultProxy:
         upstream_url = httpx.URL(upstream)
         self.upstream_host = upstream_url.netloc.decode("ascii")
         self._upstream_address = (upstream_url.host, upstream_url.port or 443)
-        self._upstream_context = ssl.create_default_context(cafile=str(upstream_ca))
+        self._upstream_context = upstream_context(upstream_ca)
         self.authority = ca or CertAuthority.generate()
         self.ca_file = self.authority.write(directory / "proxy-ca.crt")
         cert_pem, key_pem = self.authority.issue(hosts, not_before=not_before, not_after=not_after)
@@ -495,7 +504,7 @@ class FaultProxy:
         self.stats = _Stats()
         self.upstream = httpx.Client(
             base_url=upstream,
-            verify=ssl.create_default_context(cafile=str(upstream_ca)),
+            verify=upstream_context(upstream_ca),
             trust_env=False,
             timeout=httpx.Timeout(120.0, connect=10.0),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),

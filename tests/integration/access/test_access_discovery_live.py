@@ -187,4 +187,6 @@ def test_types_installed_later_are_found(
         assert late.resolve_type("wdg").qualified_name == f"widgets.{group}"
         assert counter.paths[before:] == ["/api", "/apis"]
     finally:
-        admin.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"widgets.{group}")
+        admin.delete_object(
+            "apiextensions.k8s.io/v1", "CustomResourceDefinition", f"widgets.{group}"
+        )

@@ -343,7 +343,8 @@ def test_admission_refusal_still_means_authorized(
     admin.impersonate(shop.who("editor")).wait_for_access(
         AccessRequest(verb="create", resource="configmaps", namespace=doomed)
     )
-    admin.delete("v1", "Namespace", doomed)  # stays Terminating: no namespace controller here
+    # It stays Terminating: there is no namespace controller here.
+    admin.delete_object("v1", "Namespace", doomed)
     checker = AccessChecker(lambda: runner)
     try:
         (result,) = checker.evaluate(

@@ -69,10 +69,26 @@ def test_create_get_delete(admin: K8sClient, unique_namespace: str) -> None:
             f"POST /api/v1/namespaces/{ns}/configmaps -> 409 AlreadyExists: "
             'configmaps "c1" already exists'
         )
-        admin.delete("v1", "ConfigMap", "c1", namespace=ns, dry_run=True)
+        admin.delete_object("v1", "ConfigMap", "c1", namespace=ns, dry_run=True)
         assert exists(admin, "c1", ns)
-        admin.delete("v1", "ConfigMap", "c1", namespace=ns)
+        admin.delete_object("v1", "ConfigMap", "c1", namespace=ns)
         assert not exists(admin, "c1", ns)
+
+
+def test_delete_with_a_url_is_httpx_delete(admin: K8sClient, unique_namespace: str) -> None:
+    """``k8s.delete(url)`` is httpx's method (the README presents ``k8s`` as an httpx client),
+    with the client's typed errors; objects are deleted by kind and name with delete_object."""
+    ns = unique_namespace
+    admin.create(configmap("by-url"), namespace=ns)
+    url = f"/api/v1/namespaces/{ns}/configmaps/by-url"
+    response = admin.delete(url, params={"dryRun": "All"})
+    assert response.status_code == 200
+    assert exists(admin, "by-url", ns)
+    assert admin.delete(url).status_code == 200
+    assert not exists(admin, "by-url", ns)
+    with pytest.raises(NotFound) as info:
+        admin.delete(url)
+    assert str(info.value) == (f'DELETE {url} -> 404 NotFound: configmaps "by-url" not found')
 
 
 def test_invalid_object_carries_causes(admin: K8sClient, unique_namespace: str) -> None:
@@ -132,7 +148,7 @@ def test_cleanup_never_deletes_a_replacement(admin: K8sClient, unique_namespace:
     ns = unique_namespace
     tracker = admin.begin_tracking()
     admin.create(configmap("replaced"), namespace=ns)
-    admin.delete("v1", "ConfigMap", "replaced", namespace=ns)
+    admin.delete_object("v1", "ConfigMap", "replaced", namespace=ns)
     with K8sClient(admin.config) as someone_else:  # its own tracking, never cleaned up here
         someone_else.create(configmap("replaced"), namespace=ns)
     result = admin.end_tracking(tracker)
@@ -171,7 +187,7 @@ def test_cleanup_falls_back_to_the_runner_when_the_creator_may_not_delete(
     with admin.tracking() as tracker:
         creator.create(configmap("by-creator"), namespace=ns)
         with pytest.raises(Forbidden):
-            creator.delete("v1", "ConfigMap", "by-creator", namespace=ns)
+            creator.delete_object("v1", "ConfigMap", "by-creator", namespace=ns)
     assert tracker.result is not None
     assert [o.name for o in tracker.result.deleted] == ["by-creator"]
     assert not exists(admin, "by-creator", ns)

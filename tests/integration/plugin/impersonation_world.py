@@ -134,4 +134,4 @@ def make_world(
 def delete_cluster_objects(admin: K8sClient, ns: str) -> None:
     """The cluster-scoped grants (namespaced ones go with the namespace's name)."""
     for kind in ("ClusterRoleBinding", "ClusterRole"):
-        admin.delete("rbac.authorization.k8s.io/v1", kind, f"{ns}-impersonate-jane")
+        admin.delete_object("rbac.authorization.k8s.io/v1", kind, f"{ns}-impersonate-jane")

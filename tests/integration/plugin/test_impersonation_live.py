@@ -234,3 +234,42 @@ def test_an_access_document_for_a_group_not_granted_is_the_runners_problem(
     result = pytester.runpytest_subprocess(*world.options())
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the runner may not impersonate jane: *"])
+
+
+def test_the_impersonation_check_is_not_listed_among_the_tests_requests(
+    pytester: pytest.Pytester, world: World
+) -> None:
+    """The plugin asks (SelfSubjectAccessReview) whether the runner may impersonate before the
+    test runs; that is its own question, so neither the failure message's "Requests made by
+    this test" nor the report's API calls of the test list it."""
+    from tests.support.htmlreport import read_report, test_log
+
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.impersonate("jane", groups=["developers"])
+        @pytest.mark.expect_forbidden
+        def test_nothing_refused(k8s):
+            k8s.get("/version")
+        """
+    )
+    result = pytester.runpytest_subprocess(*world.options(), "--html=report.html")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*expected 403 Forbidden, but the test ended without one.",
+            "Requests made by this test:",
+            "  GET /version as jane -> 200 OK",
+            "- Generated html report*",
+        ]
+    )
+    assert "selfsubjectaccessreviews" not in result.stdout.str()
+    _, data = read_report(pytester.path / "report.html")
+    log = test_log(
+        data,
+        "test_the_impersonation_check_is_not_listed_among_the_tests_requests.py"
+        "::test_nothing_refused",
+    )
+    assert "API calls (1)" in log
+    assert "selfsubjectaccessreviews" not in log

@@ -259,3 +259,31 @@ def test_a_client_cannot_be_switched_to_act_as_someone_else(cluster_config: Clus
             client.impersonation = child.impersonation  # type: ignore[misc]
         public = [name for name in dir(client) if "impersonat" in name and name[0] != "_"]
         assert sorted(public) == ["impersonate", "impersonated_user", "impersonation"], public
+
+
+HTTPX_METHODS = (
+    "request",
+    "stream",
+    "send",
+    "build_request",
+    "get",
+    "head",
+    "options",
+    "post",
+    "put",
+    "patch",
+    "delete",
+)
+
+
+@pytest.mark.parametrize("method", HTTPX_METHODS)
+def test_httpx_methods_keep_httpx_signatures(method: str) -> None:
+    """``K8sClient`` is presented as an httpx client: ``k8s.delete(url)`` and friends must take
+    exactly httpx's arguments (the object helpers have names of their own)."""
+    import inspect
+
+    ours = inspect.signature(getattr(K8sClient, method))
+    theirs = inspect.signature(getattr(httpx.Client, method))
+    assert list(ours.parameters) == list(theirs.parameters), method
+    for name, parameter in theirs.parameters.items():
+        assert ours.parameters[name].kind == parameter.kind, (method, name)

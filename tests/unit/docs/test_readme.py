@@ -20,7 +20,7 @@ START = (
 )
 END = "<!-- settings-table: end -->"
 
-# Environment variables a setting falls back to (settings.py does not carry them).
+# Environment variables the configuration discovery reads (the others are Setting.env).
 ENVIRONMENT = {
     "server": "`KUBERNETES_SERVICE_HOST`, `KUBERNETES_SERVICE_PORT`",
     "namespace": "`POD_NAMESPACE`",
@@ -63,7 +63,7 @@ def settings_table() -> str:
         if setting.repeatable:
             option += " (repeatable)"
         ini = f"`{setting.dest}` ({setting.ini_type})"
-        environment = ENVIRONMENT.get(setting.name, "—")
+        environment = ENVIRONMENT.get(setting.name) or (f"`{setting.env}`" if setting.env else "—")
         lines.append(
             f"| {option} | {ini} | {environment} | {_cell(_default(setting))} "
             f"| {_cell(_description(setting))} |"

@@ -118,3 +118,25 @@ def test_access_summary_groups_by_subject_with_counts_failures_first() -> None:
 
 def test_access_summary_says_when_there_were_no_checks() -> None:
     assert "No access checks were recorded" in html().access_summary([])
+
+
+def test_tables_under_a_subject_heading_have_no_subject_column() -> None:
+    outcomes = [outcome("alice", "forbidden", "forbidden"), outcome("bob", "allowed", "allowed")]
+    section = html().access_summary(outcomes)
+    alice = section[section.index("<h3>alice</h3>") : section.index("<h3>bob</h3>")]
+    assert re.findall(r"<th>([^<]*)</th>", alice) == [
+        "Verb",
+        "Resource",
+        "Namespace",
+        "Expected",
+        "Actual",
+        "Result",
+        "Test",
+        "Reason",
+    ]
+    assert "<td>alice</td>" not in alice
+    # A test's own table may mix subjects (an access file's documents): it keeps the column.
+    block = html().test_block(errors=[], calls=[], outcomes=outcomes)
+    assert re.findall(r"<th>([^<]*)</th>", block)[:2] == ["Subject", "Verb"]
+    assert "<td>alice</td>" in block
+    assert "<td>bob</td>" in block
