@@ -121,6 +121,28 @@ def test_always_refuses_without_a_terminal(tmp_path: Path) -> None:
     assert runs(tmp_path) == []  # not started
 
 
+@pytest.mark.parametrize("mode", ["Always", "IfAvailable"])
+def test_with_a_real_terminal_the_plugin_gets_it(tmp_path: Path, mode: str) -> None:
+    """Our standard input is a pseudo-terminal (as when pytest runs in a shell): detected as
+    a terminal without being told, and handed to the plugin, which may prompt on it."""
+    import pty
+
+    described = replace(plugin(tmp_path), interactive_mode=mode)
+    controller, terminal = pty.openpty()
+    saved = os.dup(0)
+    os.dup2(terminal, 0)
+    try:
+        credential = run_plugin(described)
+    finally:
+        os.dup2(saved, 0)
+        for fd in (saved, controller, terminal):
+            os.close(fd)
+    assert credential.token is not None
+    (run,) = runs(tmp_path)
+    assert run["stdin"].startswith("/dev/pts/"), run
+    assert run["info"]["spec"]["interactive"] is True
+
+
 def test_a_failing_plugin_is_quoted_from_stderr_never_stdout(tmp_path: Path) -> None:
     described = plugin(tmp_path, "fail", PLUGIN_STDERR="error: SSO session expired\nrun login\n")
     with pytest.raises(ExecPluginError) as info:
