@@ -2,7 +2,7 @@
 
 ::
 
-    pytest-incluster assets [--dir DIR] [--kubernetes-version V]
+    pytest-incluster assets [--dir DIR] [--kubernetes-version V] [--node]
     pytest-incluster cluster up [--dir DIR] [--apply PATH]...
     pytest-incluster cluster serviceaccount NAMESPACE/NAME --out DIR [--create] [--duration D]
                                             [--dir DIR]
@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_KUBERNETES_VERSION,
         metavar="V",
         help=f"Kubernetes release to use or build (default: {DEFAULT_KUBERNETES_VERSION})",
+    )
+    assets.add_argument(
+        "--node",
+        action="store_true",
+        help="also build kubelet, kube-controller-manager and kube-scheduler into the cache "
+        "(for `cluster up --node`)",
     )
 
     cluster = commands.add_parser("cluster", help="run a detached local control plane")
@@ -140,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "assets":
-            return run_assets(args.dir, args.kubernetes_version)
+            return run_assets(args.dir, args.kubernetes_version, args.node)
         if args.command == "fetch-report":
             from pytest_incluster.cli.fetch_command import fetch
 
