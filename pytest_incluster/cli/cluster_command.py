@@ -44,6 +44,17 @@ def _check_node(images: Sequence[Path]) -> Path:
     return resolve_node_assets(progress=progress)
 
 
+def _check_netns(state_dir: Path) -> None:
+    """Refuse a taken network-namespace name before anything starts."""
+    from pytest_incluster.local.node.layout import netns_name
+    from pytest_incluster.local.node.netns import NetnsInUseError, exists, in_use_message
+    from pytest_incluster.local.node.node import has_node
+
+    name = netns_name(state_dir)
+    if exists(name) and not has_node(state_dir):
+        raise NetnsInUseError(in_use_message(name))
+
+
 def _up_node(cp: ControlPlane, images: Sequence[Path], assets: Path) -> None:
     from pytest_incluster.local.node.image import build_pause_image
     from pytest_incluster.local.node.node import node_running, start_node
@@ -66,8 +77,11 @@ def up(
     if images and not node:
         raise LocalError("--image is for the node: pass --node as well.")
     node_assets = _check_node(images) if node else None
+    if node:
+        _check_netns(state_dir)
     with state_dir_lock(state_dir):
         cp = ControlPlane.attach(state_dir)
+        started = False
         env = state_dir / "env"
         if cp is not None:
             reusing = f"reusing the control plane already running in {state_dir} ({cp.server})"
@@ -93,8 +107,14 @@ def up(
         else:
             progress(f"starting etcd and kube-apiserver in {state_dir}")
             cp = ControlPlane.start(state_dir, detached=True)
+            started = True
         if node_assets is not None:
-            _up_node(cp, images, node_assets)
+            try:
+                _up_node(cp, images, node_assets)
+            except BaseException:
+                if started:  # leave nothing running that this command started
+                    cp.stop()
+                raise
         apply_manifests(cp, apply)
         env = _write_env(cp.state_dir, cp.apiserver_port)
     progress(f"admin kubeconfig: {cp.admin_kubeconfig}; pod environment: source {env}")

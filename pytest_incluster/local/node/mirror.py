@@ -7,6 +7,7 @@ the machine runs (``VERSION_CODENAME`` in ``/etc/os-release``).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pytest_incluster.local.node.errors import NodeError
@@ -43,7 +44,7 @@ def _deb822_entries(text: str) -> list[tuple[str, list[str]]]:
 def _one_line_entries(text: str) -> list[tuple[str, list[str]]]:
     entries: list[tuple[str, list[str]]] = []
     for line in text.splitlines():
-        words = [w for w in line.split("#", 1)[0].split() if not w.startswith("[")]
+        words = re.sub(r"\[[^\]]*\]", " ", line.split("#", 1)[0]).split()
         if len(words) >= 3 and words[0] == "deb":
             entries.append((words[1], [words[2]]))
     return entries

@@ -41,15 +41,19 @@ def _ip(*args: str) -> None:
         )
 
 
+def in_use_message(name: str) -> str:
+    return (
+        f"The network namespace {name} ({netns_path(name)}) already exists and this state "
+        "directory did not record it, so it belongs to something else (another node with "
+        f"the same state directory, or a leftover). Remove it with `ip netns del {name}` "
+        "if nothing uses it, or start the node with another --dir."
+    )
+
+
 def create(name: str, node_ip: str) -> None:
     """Make the namespace and its addresses; fails if the name is taken."""
     if exists(name):
-        raise NetnsInUseError(
-            f"The network namespace {name} ({netns_path(name)}) already exists and this state "
-            "directory did not record it, so it belongs to something else (another node with "
-            f"the same state directory, or a leftover). Remove it with `ip netns del {name}` "
-            "if nothing uses it, or start the node with another --dir."
-        )
+        raise NetnsInUseError(in_use_message(name))
     _ip("netns", "add", name)
     try:
         _ip("-n", name, "link", "set", "lo", "up")
