@@ -23,7 +23,7 @@ def _write_env(state_dir: Path, port: int) -> Path:
     return env
 
 
-def _check_node(images: Sequence[Path]) -> Path:
+def _check_node(state_dir: Path, images: Sequence[Path]) -> Path:
     """Everything a node needs that can be checked before anything starts; the node assets."""
     from pytest_incluster.local.assets import resolve_node_assets
     from pytest_incluster.local.node.host import (
@@ -41,6 +41,7 @@ def _check_node(images: Sequence[Path]) -> Path:
                 f"--image {image} is not a file. Pass the OCI archive `pytest-incluster image` "
                 "printed."
             )
+    _check_netns(state_dir)
     return resolve_node_assets(progress=progress)
 
 
@@ -76,9 +77,7 @@ def up(
     manifest_files(apply)  # check the paths before starting anything
     if images and not node:
         raise LocalError("--image is for the node: pass --node as well.")
-    node_assets = _check_node(images) if node else None
-    if node:
-        _check_netns(state_dir)
+    node_assets = _check_node(state_dir, images) if node else None
     with state_dir_lock(state_dir):
         cp = ControlPlane.attach(state_dir)
         started = False

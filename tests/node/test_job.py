@@ -133,6 +133,12 @@ def overlay(tmp_path: Path, *, components: tuple[str, ...] = (), files: dict[str
             }
         ],
     }
+    # The Job names the image `pytest-incluster`, or (newer layout) leaves it empty for the
+    # overlay to set; either way it becomes the name the node's containerd holds the image as.
+    job_image = "" if (DEPLOY / "job" / "job.yaml").exists() else "pytest-incluster"
+    kustomization["images"] = [
+        {"name": job_image, "newName": "pytest-incluster", "newTag": "0.1.0"}
+    ]
     if behavior == "replace":
         (tmp_path / "pytest.ini").write_text((ROOT / "example_tests" / "pytest.ini").read_text())
         kustomization["configMapGenerator"][0]["files"].append("pytest.ini")
