@@ -38,6 +38,7 @@ import httpx
 
 from pytest_incluster.local.controlplane import ControlPlane
 from pytest_incluster.local.node import configs, netns
+from pytest_incluster.local.node.cgroups import new_cgroup_parents, remove_cgroup_parents
 from pytest_incluster.local.node.errors import NodeError
 from pytest_incluster.local.node.host import (
     CNI_PLUGINS,
@@ -279,7 +280,7 @@ def start_node(
     if has_node(cp.state_dir):
         stop_node(cp.state_dir)  # a crashed node's leftovers; its saved sysctls are restored
     layout.root.mkdir(parents=True, exist_ok=True)
-    data: dict[str, Any] = {"sysctls": read_sysctls()}
+    data: dict[str, Any] = {"sysctls": read_sysctls(), "cgroups": new_cgroup_parents()}
     _save(layout, data)
     try:
         _prepare(cp, layout)
@@ -385,6 +386,7 @@ def stop_node(state_dir: Path) -> list[str]:
         with contextlib.suppress(OSError):
             Path("/var/lib/cni").rmdir()
         created.unlink()
+    remove_cgroup_parents(data.get("cgroups") or [])
     restored = restore_sysctls(data.get("sysctls") or {})
     for directory in (layout.containerd_root, layout.kubelet_root, layout.cni_ipam_dir.parent):
         shutil.rmtree(directory, ignore_errors=True)
