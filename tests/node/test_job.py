@@ -149,7 +149,9 @@ def overlay(tmp_path: Path, *, components: tuple[str, ...] = (), files: dict[str
 
 def run_job(node: Node, directory: Path) -> dict[str, Any]:
     """Apply ``directory`` (a fresh Job), wait until the Job finishes; its pod as JSON."""
-    kubectl(node, "delete", "job", JOB, "-n", NAMESPACE, "--ignore-not-found", "--wait=true")
+    kubectl(
+        node, "delete", "job", JOB, "-n", NAMESPACE, "--ignore-not-found", "--cascade=foreground"
+    )
     started = time.monotonic()
     kubectl(node, "apply", "-k", str(directory))
     deadline = time.monotonic() + 600

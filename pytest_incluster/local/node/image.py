@@ -261,7 +261,11 @@ def build_runner_image(context: Path, progress: Progress, dockerfile: Path | Non
                 "saving the runner image",
             )
 
-    return _cached(f"runner-{key}.tar", progress, make)
+    built = _cached(f"runner-{key}.tar", progress, make)
+    for old in built.parent.glob("runner-*.tar"):  # older sources' images are never used again
+        if old != built:
+            old.unlink(missing_ok=True)
+    return built
 
 
 def build_pause_image(progress: Progress) -> Path:
