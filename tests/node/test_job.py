@@ -35,6 +35,7 @@ DEPLOY = ROOT / "deploy"
 NAMESPACE = "pytest-incluster"
 JOB = "pytest-incluster"
 CLI = (sys.executable, "-m", "pytest_incluster.cli")
+STORED = f"; report: ConfigMap {NAMESPACE}/pytest-incluster-report"
 
 PROBE = '''\
 """What the pod sees from the inside, recorded as JUnit properties for the test outside."""
@@ -54,7 +55,9 @@ def test_probe(record_property):
     claims = json.loads(base64.urlsafe_b64decode((SA / "token").read_text().split(".")[1] + "=="))
     record_property("claims", json.dumps(claims))
     mounts = pathlib.Path("/proc/self/mountinfo").read_text().splitlines()
-    record_property("sa_mount", [m for m in mounts if f" {SA} " in m][0].split(" - ")[1])
+    # /var/run is a symlink to /run in Debian: the mount shows under the resolved path.
+    sa_mounts = [m for m in mounts if " /run/secrets/kubernetes.io/serviceaccount " in m]
+    record_property("sa_mount", sa_mounts[0].split(" - ")[1])
 '''
 
 FAILING = """\
@@ -117,14 +120,16 @@ def kubectl(node: Node, *args: str, check: bool = True) -> str:
 def overlay(tmp_path: Path, *, components: tuple[str, ...] = (), files: dict[str, str]) -> Path:
     """A kustomization over deploy/ that adds ``files`` to (or, for the failing suite, puts them
     in place of) the tests ConfigMap, and lists ``components`` of deploy/components."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     behavior = "merge" if "test_probe.py" in files else "replace"
     kustomization: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": [str(DEPLOY)],
-        "components": [str(DEPLOY / "components" / c) for c in components],
+        # kustomize refuses absolute paths to other kustomization roots
+        "resources": [os.path.relpath(DEPLOY, tmp_path)],
+        "components": [os.path.relpath(DEPLOY / "components" / c, tmp_path) for c in components],
         "configMapGenerator": [
             {
                 "name": "pytest-incluster-tests",
@@ -178,7 +183,7 @@ def run_job(node: Node, directory: Path) -> dict[str, Any]:
 
 def termination_message(pod: dict[str, Any]) -> str:
     state = pod["status"]["containerStatuses"][0]["state"]["terminated"]
-    return str(state.get("message", ""))
+    return str(state.get("message", "")).rstrip("\n")
 
 
 def fetch_report(node: Node, out: Path) -> str:
@@ -208,14 +213,15 @@ def properties(case: ET.Element) -> dict[str, str]:
 
 def test_the_example_suite_completes_as_a_real_pod(node: Node, tmp_path: Path) -> None:
     pod = run_job(node, overlay(tmp_path / "overlay", files={"test_probe.py": PROBE}))
-    assert pod["jobCondition"] == "Complete", termination_message(pod)
     summary = fetch_report(node, tmp_path / "report")
-    assert termination_message(pod) == summary
-    assert summary.startswith("pytest-incluster: ")
-    assert ", 0 failed, 0 errors; " in summary
-    assert summary.endswith(f"; report: ConfigMap {NAMESPACE}/pytest-incluster-report")
-
     cases = junit_cases(tmp_path / "report" / "junit.xml")
+    failures = [ET.tostring(c, encoding="unicode") for c in cases.values() if len(c)]
+    assert pod["jobCondition"] == "Complete", failures
+    # The ConfigMap's summary is written before the upload; the termination message after it.
+    assert termination_message(pod) == f"{summary}{STORED}"
+    assert summary.startswith("pytest-incluster: ")
+    assert ", 0 failed, 0 errors; access checks: " in summary
+
     examples = {p.stem for p in (ROOT / "example_tests").glob("test_*.py")}
     ran = {case.get("classname", "").split(".")[-1] for case in cases.values()}
     assert examples <= ran, f"missing example modules: {examples - ran}"
@@ -245,7 +251,7 @@ def test_a_failing_suite_fails_the_job_with_the_failure_in_its_message(
     message = termination_message(pod)
     assert message.startswith("pytest-incluster: 0 passed, 1 failed, 0 errors; "), message
     assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
-    assert fetch_report(node, tmp_path / "report") == message
+    assert f"{fetch_report(node, tmp_path / 'report')}{STORED}" == message
     failed = junit_cases(tmp_path / "report" / "junit.xml")["test_the_cluster_is_flat"]
     failure = failed.find("failure")
     assert failure is not None
