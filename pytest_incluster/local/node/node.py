@@ -140,7 +140,8 @@ def _spawn(layout: NodeLayout, data: dict[str, Any], name: str, argv: Sequence[s
     ref = ProcessRef.of(popen.pid)
     if ref is None:
         raise NodeStartError(
-            f"{name} exited at once. Its log is {log}; the last lines are below.\n{log_tail(log)}"
+            f"{name} exited as soon as it started. Its log is {log}; the last lines are below."
+            f"\n{log_tail(log)}"
         )
     data[name] = ref.to_json()
     _save(layout, data)
