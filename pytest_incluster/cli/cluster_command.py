@@ -23,13 +23,64 @@ def _write_env(state_dir: Path, port: int) -> Path:
     return env
 
 
-def up(state_dir: Path, apply: Sequence[Path]) -> int:
+def _check_node(state_dir: Path, images: Sequence[Path]) -> Path:
+    """Everything a node needs that can be checked before anything starts; the node assets."""
+    from pytest_incluster.local.assets import resolve_node_assets
+    from pytest_incluster.local.node.host import (
+        CNI_PLUGINS,
+        REQUIRED_COMMANDS,
+        require_packages,
+        require_root,
+    )
+
+    require_root()
+    require_packages(REQUIRED_COMMANDS, CNI_PLUGINS)
+    for image in images:
+        if not image.is_file():
+            raise LocalError(
+                f"--image {image} is not a file. Pass the OCI archive `pytest-incluster image` "
+                "printed."
+            )
+    _check_netns(state_dir)
+    return resolve_node_assets(progress=progress)
+
+
+def _check_netns(state_dir: Path) -> None:
+    """Refuse a taken network-namespace name before anything starts."""
+    from pytest_incluster.local.node.layout import netns_name
+    from pytest_incluster.local.node.netns import NetnsInUseError, exists, in_use_message
+    from pytest_incluster.local.node.node import has_node
+
+    name = netns_name(state_dir)
+    if exists(name) and not has_node(state_dir):
+        raise NetnsInUseError(in_use_message(name))
+
+
+def _up_node(cp: ControlPlane, images: Sequence[Path], assets: Path) -> None:
+    from pytest_incluster.local.node.image import build_pause_image
+    from pytest_incluster.local.node.node import node_running, start_node
+
+    if node_running(cp.state_dir):
+        progress(f"reusing the node already running in {cp.state_dir / 'node'}")
+        return
+    pause = build_pause_image(progress)
+    start_node(cp, [pause, *images], assets=assets, progress=progress)
+    progress("the node is Ready")
+
+
+def up(
+    state_dir: Path, apply: Sequence[Path], *, node: bool = False, images: Sequence[Path] = ()
+) -> int:
     from pytest_incluster.local.controlplane import ControlPlane, has_saved_state, state_dir_lock
     from pytest_incluster.local.provision import apply_manifests, manifest_files
 
     manifest_files(apply)  # check the paths before starting anything
+    if images and not node:
+        raise LocalError("--image is for the node: pass --node as well.")
+    node_assets = _check_node(state_dir, images) if node else None
     with state_dir_lock(state_dir):
         cp = ControlPlane.attach(state_dir)
+        started = False
         env = state_dir / "env"
         if cp is not None:
             reusing = f"reusing the control plane already running in {state_dir} ({cp.server})"
@@ -55,6 +106,14 @@ def up(state_dir: Path, apply: Sequence[Path]) -> int:
         else:
             progress(f"starting etcd and kube-apiserver in {state_dir}")
             cp = ControlPlane.start(state_dir, detached=True)
+            started = True
+        if node_assets is not None:
+            try:
+                _up_node(cp, images, node_assets)
+            except BaseException:
+                if started:  # leave nothing running that this command started
+                    cp.stop()
+                raise
         apply_manifests(cp, apply)
         env = _write_env(cp.state_dir, cp.apiserver_port)
     progress(f"admin kubeconfig: {cp.admin_kubeconfig}; pod environment: source {env}")
@@ -106,6 +165,17 @@ def _spell(seconds: int) -> str:
     return "".join(parts) or "0s"
 
 
+def _down_node(state_dir: Path) -> None:
+    from pytest_incluster.local.node.node import has_node, stop_node
+
+    if not has_node(state_dir):
+        return
+    restored = stop_node(state_dir)
+    progress(f"stopped the node in {state_dir / 'node'} and removed its network namespace")
+    if restored:
+        progress("restored the kernel settings the kubelet changed: " + "; ".join(restored))
+
+
 def down(state_dir: Path) -> int:
     from pytest_incluster.local.controlplane import (
         ControlPlane,
@@ -118,6 +188,7 @@ def down(state_dir: Path) -> int:
         progress(f"no control plane in {state_dir}; nothing to stop")
         return 0
     with state_dir_lock(state_dir):
+        _down_node(state_dir)
         cp = ControlPlane.attach(state_dir)
         if cp is None:
             saved = has_saved_state(state_dir)

@@ -2,8 +2,9 @@
 
 ::
 
-    pytest-incluster assets [--dir DIR] [--kubernetes-version V]
-    pytest-incluster cluster up [--dir DIR] [--apply PATH]...
+    pytest-incluster assets [--dir DIR] [--kubernetes-version V] [--node]
+    pytest-incluster image [--context DIR]
+    pytest-incluster cluster up [--dir DIR] [--apply PATH]... [--node [--image OCI_ARCHIVE]...]
     pytest-incluster cluster serviceaccount NAMESPACE/NAME --out DIR [--create] [--duration D]
                                             [--dir DIR]
     pytest-incluster cluster down [--dir DIR]
@@ -31,18 +32,14 @@ from pathlib import Path
 from pytest_incluster.cli.assets_command import run_assets
 from pytest_incluster.cli.cluster_command import down, serviceaccount, up
 from pytest_incluster.cli.console import PROG, default_cluster_dir
+from pytest_incluster.cli.image_command import run_image
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.local.errors import LocalError
 from pytest_incluster.local.versions import DEFAULT_KUBERNETES_VERSION
 from pytest_incluster.report.fetch import FetchError
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Local Kubernetes control plane for pytest-incluster."
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_assets(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     assets = commands.add_parser(
         "assets",
         help="print a directory holding etcd, kube-apiserver and kubectl (building if needed)",
@@ -56,6 +53,34 @@ def _parser() -> argparse.ArgumentParser:
         metavar="V",
         help=f"Kubernetes release to use or build (default: {DEFAULT_KUBERNETES_VERSION})",
     )
+    assets.add_argument(
+        "--node",
+        action="store_true",
+        help="also build kubelet, kube-controller-manager and kube-scheduler into the cache "
+        "(for `cluster up --node`)",
+    )
+
+
+def _add_image(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    image = commands.add_parser(
+        "image",
+        help="build the runner image (deploy/Dockerfile) without a registry; print its archive",
+        description="Build deploy/Dockerfile on a local Debian base (mmdebstrap + buildah; "
+        "root only) and print the path of the OCI archive, for `cluster up --node --image`.",
+    )
+    image.add_argument(
+        "--context", type=Path, default=Path("."), help="the repository root (default: .)"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Local Kubernetes control plane for pytest-incluster."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_assets(commands)
+    _add_image(commands)
 
     cluster = commands.add_parser("cluster", help="run a detached local control plane")
     actions = cluster.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -77,6 +102,21 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="PATH",
         help="manifest file or directory to server-side apply (repeatable)",
+    )
+    up.add_argument(
+        "--node",
+        action="store_true",
+        help="also start a real node (containerd, kubelet, kube-controller-manager, "
+        "kube-scheduler) in a network namespace of its own; root only",
+    )
+    up.add_argument(
+        "--image",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="OCI_ARCHIVE",
+        help="with --node: an OCI archive to import into the node (repeatable; see "
+        "`pytest-incluster image`)",
     )
 
     sa = actions.add_parser(
@@ -140,17 +180,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "assets":
-            return run_assets(args.dir, args.kubernetes_version)
+            return run_assets(args.dir, args.kubernetes_version, args.node)
         if args.command == "fetch-report":
             from pytest_incluster.cli.fetch_command import fetch
 
             return fetch(args.name, args.namespace, args.output, args.kubeconfig, args.context)
+        if args.command == "image":
+            return run_image(args.context)
         from pytest_incluster.local.extra import require_local_extra
 
         require_local_extra()
         state_dir: Path = (args.dir or default_cluster_dir()).resolve()
         if args.action == "up":
-            return up(state_dir, args.apply)
+            return up(state_dir, args.apply, node=args.node, images=args.image)
         if args.action == "serviceaccount":
             return serviceaccount(
                 state_dir, args.service_account, args.out, args.create, args.duration

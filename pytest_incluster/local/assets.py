@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pytest_incluster.local.errors import AssetsError
-from pytest_incluster.local.versions import BINARIES, DEFAULT_KUBERNETES_VERSION
+from pytest_incluster.local.versions import BINARIES, DEFAULT_KUBERNETES_VERSION, NODE_BINARIES
 
 Progress = Callable[[str], None]
 
@@ -46,11 +46,11 @@ def cache_root(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "pytest-incluster" / "k8s"
 
 
-def missing_binaries(directory: Path) -> list[str]:
-    """The names from :data:`BINARIES` that are not executable files in ``directory``."""
+def missing_binaries(directory: Path, names: tuple[str, ...] = BINARIES) -> list[str]:
+    """The ``names`` (default :data:`BINARIES`) that are not executable files in ``directory``."""
     return [
         name
-        for name in BINARIES
+        for name in names
         if not ((directory / name).is_file() and os.access(directory / name, os.X_OK))
     ]
 
@@ -163,4 +163,57 @@ def _build_locked(
         finally:
             shutil.rmtree(work, ignore_errors=True)
         progress(f"built Kubernetes {version} into {target} in {time.monotonic() - started:.0f}s")
+        return target
+
+
+def resolve_node_assets(
+    *,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    build: bool = True,
+    progress: Progress = _quiet,
+    env: Mapping[str, str] | None = None,
+) -> Path:
+    """The cache directory of ``kubernetes_version`` once it holds :data:`NODE_BINARIES`.
+
+    The node binaries always live in the per-version cache, beside the control-plane ones (a
+    ``KUBEBUILDER_ASSETS`` directory never has them). They are built into a temporary sibling
+    and each renamed into place under the same lock as :func:`resolve_assets`, so a reader sees
+    a binary complete or not at all.
+    """
+    env = os.environ if env is None else env
+    check_version(kubernetes_version)
+    target = cache_root(env) / kubernetes_version
+    if not missing_binaries(target, NODE_BINARIES):
+        return target
+    go = shutil.which("go", path=env.get("PATH", os.defpath))
+    if not build or go is None:
+        raise AssetsError(
+            f"No node binaries (kubelet, kube-controller-manager, kube-scheduler) for Kubernetes "
+            f"{kubernetes_version} in {target}. Run `pytest-incluster assets --node` once to "
+            "build them there; it needs Go 1.26 or newer on PATH"
+            + (" (`go` is not on PATH now)." if go is None else ".")
+        )
+    from pytest_incluster.local.build import build_node_assets  # only needed on a cache miss
+
+    with _exclusive(target.parent / f".{kubernetes_version}.lock", progress):
+        if not missing_binaries(target, NODE_BINARIES):
+            return target
+        target.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{kubernetes_version}.node-", dir=target.parent))
+        log = target.parent / f"{kubernetes_version}.node-build.log"
+        started = time.monotonic()
+        try:
+            out = work / "out"
+            out.mkdir()
+            build_node_assets(
+                kubernetes_version, out, work, go=go, log_file=log, progress=progress, env=env
+            )
+            for name in NODE_BINARIES:
+                (out / name).rename(target / name)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        progress(
+            f"built the Kubernetes {kubernetes_version} node binaries into {target} in "
+            f"{time.monotonic() - started:.0f}s"
+        )
         return target

@@ -15,3 +15,6 @@ ETCD_VERSION: Final = "v3.6.16"
 
 #: The file names a ``KUBEBUILDER_ASSETS`` directory holds (controller-runtime's envtest layout).
 BINARIES: Final = ("etcd", "kube-apiserver", "kubectl")
+
+#: What ``pytest-incluster assets --node`` adds to the per-version cache directory.
+NODE_BINARIES: Final = ("kubelet", "kube-controller-manager", "kube-scheduler")

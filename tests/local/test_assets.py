@@ -18,14 +18,19 @@ from pathlib import Path
 
 import pytest
 
-from pytest_incluster.local.assets import AssetsError, cache_root, resolve_assets
+from pytest_incluster.local.assets import (
+    AssetsError,
+    cache_root,
+    resolve_assets,
+    resolve_node_assets,
+)
 from pytest_incluster.local.build import (
     BuildError,
     go_version_tuple,
     parse_upstream_gomod,
     staging_version,
 )
-from pytest_incluster.local.versions import BINARIES, DEFAULT_KUBERNETES_VERSION
+from pytest_incluster.local.versions import BINARIES, DEFAULT_KUBERNETES_VERSION, NODE_BINARIES
 
 UPSTREAM_GOMOD = """\
 // generated
@@ -87,7 +92,8 @@ elif args[:2] == ["mod", "tidy"]:
 elif args[0] == "build":
     time.sleep(float(os.environ.get("FAKE_GO_SLEEP", "0")))
     out = args[args.index("-o") + 1]
-    targets = ([out + "kube-apiserver", out + "kubectl"] if out.endswith("/") else [out])
+    packages = args[args.index("-o") + 2:]
+    targets = [out + p.rsplit("/", 1)[1] for p in packages] if out.endswith("/") else [out]
     for target in targets:
         pathlib.Path(target).write_text("#!/bin/sh\\necho fake\\n")
         os.chmod(target, 0o755)
@@ -272,6 +278,33 @@ def test_build_writes_wrapper_modules_and_release_flags(fake_go: dict[str, str])
     # Idempotent: a second call finds the cache and runs no go command.
     assert resolve_assets(env=fake_go, kubernetes_version="v1.37.2") == target
     assert len(calls(fake_go)) == len(recorded)
+
+
+def test_node_build_adds_three_binaries_beside_the_control_plane(fake_go: dict[str, str]) -> None:
+    done = run_cli("assets", "--node", env=fake_go)
+    assert done.returncode == 0, done.stderr
+    target = Path(fake_go["XDG_CACHE_HOME"]) / "pytest-incluster/k8s" / DEFAULT_KUBERNETES_VERSION
+    assert done.stdout == f"{target}\n"
+    assert sorted(p.name for p in target.iterdir()) == sorted(BINARIES + NODE_BINARIES)
+    builds = [c for c in calls(fake_go) if c["argv"][0] == "build"]  # type: ignore[index]
+    node = builds[-1]["argv"]
+    assert isinstance(node, list)
+    assert node[-3:] == [f"k8s.io/kubernetes/cmd/{name}" for name in NODE_BINARIES]
+    assert node[node.index("-tags") + 1] == "selinux,notest,grpcnotrace"
+    assert "built the Kubernetes v1.37.2 node binaries into" in done.stderr
+    # Cached: the second call builds nothing.
+    assert run_cli("assets", "--node", env=fake_go).returncode == 0
+    assert len([c for c in calls(fake_go) if c["argv"][0] == "build"]) == len(builds)  # type: ignore[index]
+
+
+def test_node_binaries_without_go_name_the_command_that_builds_them(tmp_path: Path) -> None:
+    env = {"PATH": str(tmp_path / "empty"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    with pytest.raises(AssetsError) as raised:
+        resolve_node_assets(env=env)
+    message = str(raised.value)
+    assert message.startswith("No node binaries (kubelet, kube-controller-manager, kube-scheduler)")
+    assert "Run `pytest-incluster assets --node` once" in message
+    assert "(`go` is not on PATH now)." in message
 
 
 def test_concurrent_builds_build_once(fake_go: dict[str, str]) -> None:
