@@ -345,7 +345,9 @@ def build_assets(
     """
     log_file.write_text(f"pytest-incluster build of Kubernetes {kubernetes_version}\n")
     progress(f"building Kubernetes {kubernetes_version} and etcd {ETCD_VERSION} (log: {log_file})")
-    runner = _Go(go, env, log_file, progress)
+    # CGO_ENABLED=0 as upstream's release builds, and as the node build: Go's build cache keys
+    # depend on it, so the same setting lets `assets --node` reuse every shared package.
+    runner = _Go(go, {**env, "CGO_ENABLED": "0"}, log_file, progress)
     _build_kubernetes(runner, kubernetes_version, out, work)
     _build_etcd(runner, out, work)
 

@@ -71,7 +71,8 @@ root = pathlib.Path(os.environ["FAKE_GO_ROOT"])
 args = sys.argv[1:]
 with (root / "calls.jsonl").open("a") as log:
     record = {{"argv": args, "cwd": os.getcwd(), "GOTOOLCHAIN": os.environ.get("GOTOOLCHAIN"),
-              "GOWORK": os.environ.get("GOWORK"), "GOFLAGS": os.environ.get("GOFLAGS")}}
+              "GOWORK": os.environ.get("GOWORK"), "GOFLAGS": os.environ.get("GOFLAGS"),
+              "CGO_ENABLED": os.environ.get("CGO_ENABLED")}}
     log.write(json.dumps(record) + "\\n")
 if os.environ.get("FAKE_GO_FAIL") == args[0]:
     print("fake go: simulated failure of", args[0], file=sys.stderr)
@@ -292,6 +293,9 @@ def test_node_build_adds_three_binaries_beside_the_control_plane(fake_go: dict[s
     assert node[-3:] == [f"k8s.io/kubernetes/cmd/{name}" for name in NODE_BINARIES]
     assert node[node.index("-tags") + 1] == "selinux,notest,grpcnotrace"
     assert "built the Kubernetes v1.37.2 node binaries into" in done.stderr
+    # One cgo setting for every build: Go's build cache keys depend on it, so the node build
+    # reuses what the control-plane build compiled instead of compiling Kubernetes again.
+    assert {c["CGO_ENABLED"] for c in builds} == {"0"}, builds
     # Cached: the second call builds nothing.
     assert run_cli("assets", "--node", env=fake_go).returncode == 0
     assert len([c for c in calls(fake_go) if c["argv"][0] == "build"]) == len(builds)  # type: ignore[index]
