@@ -330,6 +330,14 @@ def _build_etcd(go: _Go, out: Path, work: Path) -> None:
     )
 
 
+def _release_go(go: str, env: Mapping[str, str], log_file: Path, progress: Progress) -> _Go:
+    """The go runner for every Kubernetes build: ``CGO_ENABLED=0`` as upstream's release builds
+    (no C toolchain, any libc). One setting for the control plane and the node, because Go's
+    build cache keys depend on it: `assets --node` then reuses every package already compiled.
+    """
+    return _Go(go, {**env, "CGO_ENABLED": "0"}, log_file, progress)
+
+
 def build_assets(
     kubernetes_version: str,
     out: Path,
@@ -347,9 +355,7 @@ def build_assets(
     """
     log_file.write_text(f"pytest-incluster build of Kubernetes {kubernetes_version}\n")
     progress(f"building Kubernetes {kubernetes_version} and etcd {ETCD_VERSION} (log: {log_file})")
-    # CGO_ENABLED=0 as upstream's release builds, and as the node build: Go's build cache keys
-    # depend on it, so the same setting lets `assets --node` reuse every shared package.
-    runner = _Go(go, {**env, "CGO_ENABLED": "0"}, log_file, progress)
+    runner = _release_go(go, env, log_file, progress)
     _build_kubernetes(runner, kubernetes_version, out, work)
     _build_etcd(runner, out, work)
 
@@ -366,10 +372,9 @@ def build_node_assets(
 ) -> None:
     """Build ``kubelet``, ``kube-controller-manager`` and ``kube-scheduler`` into ``out``.
 
-    The same wrapper module as :func:`build_assets`; ``CGO_ENABLED=0`` as upstream's release
-    builds of these commands, so the binaries need no C toolchain and run on any libc.
+    The same wrapper module and Go settings as :func:`build_assets` (see :func:`_release_go`).
     """
     log_file.write_text(f"pytest-incluster build of the Kubernetes {kubernetes_version} node\n")
     progress(f"building the Kubernetes {kubernetes_version} node binaries (log: {log_file})")
-    runner = _Go(go, {**env, "CGO_ENABLED": "0"}, log_file, progress)
+    runner = _release_go(go, env, log_file, progress)
     _build_kubernetes(runner, kubernetes_version, out, work, NODE_COMMANDS)
