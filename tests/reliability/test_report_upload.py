@@ -20,7 +20,7 @@ import pytest
 from pytest_incluster.report.upload import upload_report
 from tests.reliability.cluster import MakeProxy, Runner
 from tests.reliability.faultproxy import Fault, throttle, unavailable
-from tests.reliability.suite import run_pytest, write_suite
+from tests.reliability.suite import Run, run_pytest, write_suite
 from tests.support.connectproxy import ConnectProxy
 
 pytestmark = pytest.mark.controlplane
@@ -37,6 +37,15 @@ REPORT_RULES = [
         "verbs": ["get", "list", "create", "update", "delete"],
     }
 ]
+
+
+REPORT_ARGS = ("--incluster-report-configmap=report", "--junitxml=junit.xml", "-p", "no:html")
+
+
+def run_with_report(suite_dir: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    """The one-test suite run with its report stored in the ConfigMap ``report``."""
+    write_suite(suite_dir, {"test_lists.py": SUITE})
+    return run_pytest(suite_dir, *args, *REPORT_ARGS, env=env)
 
 
 def stored(runner: Runner, name: str = "report") -> dict[str, Any]:
@@ -66,15 +75,7 @@ def test_a_throttled_create_is_retried_after_retry_after_and_the_report_stored(
         Fault(unavailable(), path=f"{configmaps}/report", method="GET", times=1),
         Fault(throttle(retry_after=1), path=configmaps, method="POST", times=1),
     )
-    write_suite(suite_dir, {"test_lists.py": SUITE})
-    run = run_pytest(
-        suite_dir,
-        *runner.args(proxy.url, proxy.ca_file),
-        "--incluster-report-configmap=report",
-        "--junitxml=junit.xml",
-        "-p",
-        "no:html",
-    )
+    run = run_with_report(suite_dir, *runner.args(proxy.url, proxy.ca_file))
     assert run.ret == 0, run.describe()
     assert f"incluster: report stored in ConfigMap {runner.namespace}/report" in run.stdout
     assert "WARNING" not in run.output, run.describe()
@@ -98,15 +99,7 @@ def test_a_replacement_answered_503_is_retried_and_the_report_stored(
     proxy = make_proxy()
     path = f"/api/v1/namespaces/{runner.namespace}/configmaps/report"
     proxy.script(Fault(unavailable(), path=path, method="PUT", times=2))
-    write_suite(suite_dir, {"test_lists.py": SUITE})
-    run = run_pytest(
-        suite_dir,
-        *runner.args(proxy.url, proxy.ca_file),
-        "--incluster-report-configmap=report",
-        "--junitxml=junit.xml",
-        "-p",
-        "no:html",
-    )
+    run = run_with_report(suite_dir, *runner.args(proxy.url, proxy.ca_file))
     assert run.ret == 0, run.describe()
     assert f"incluster: report stored in ConfigMap {runner.namespace}/report" in run.stdout
     assert outcomes(proxy, path, "PUT") == ["respond 503", "respond 503", "forwarded 200"]
@@ -115,21 +108,16 @@ def test_a_replacement_answered_503_is_retried_and_the_report_stored(
 
 def proxied_run(
     runner: Runner, make_proxy: MakeProxy, suite_dir: Path, *extra: str
-) -> tuple[Any, ConnectProxy, Any]:
+) -> tuple[Run, ConnectProxy, Any]:
     """An inner run whose server address (127.0.0.2) only the CONNECT proxy can reach."""
     runner.grant(REPORT_RULES)
     server = make_proxy(hosts=("127.0.0.2",))  # forwards to the real server, no faults
     hidden = ("127.0.0.2", server.port)  # nothing listens there: only the route reaches it
     with ConnectProxy({hidden: ("127.0.0.1", server.port)}) as forward:
-        write_suite(suite_dir, {"test_lists.py": SUITE})
-        run = run_pytest(
+        run = run_with_report(
             suite_dir,
             *runner.args(f"https://127.0.0.2:{server.port}", server.ca_file, unreachable_after="1"),
             *extra,
-            "--incluster-report-configmap=report",
-            "--junitxml=junit.xml",
-            "-p",
-            "no:html",
             env={
                 "HTTPS_PROXY": forward.url,
                 "https_proxy": forward.url,
@@ -171,14 +159,9 @@ def test_the_stored_report_says_which_run_it_was(runner: Runner, suite_dir: Path
     from pytest_incluster.report.run_context import suite_version
 
     runner.grant(REPORT_RULES)
-    write_suite(suite_dir, {"test_lists.py": SUITE})
-    run = run_pytest(
+    run = run_with_report(
         suite_dir,
         *runner.args(),
-        "--incluster-report-configmap=report",
-        "--junitxml=junit.xml",
-        "-p",
-        "no:html",
         env={
             "INCLUSTER_CLUSTER_NAME": "staging-eu",
             "INCLUSTER_JOB_NAME": "access-gate-7",
