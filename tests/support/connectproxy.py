@@ -5,6 +5,9 @@ It is a real proxy (sockets in, sockets out); what it adds for tests is a routin
 A test gives the client a server address nobody listens on (e.g. ``127.0.0.2:PORT``) and routes
 it to the real server, so a request that arrives at all went through this proxy. Every tunnel
 opened is counted in :attr:`ConnectProxy.tunnels` (the target as the client asked for it).
+With ``refuse=True`` it answers every ``CONNECT`` with ``403 Forbidden``, as a corporate proxy
+does for a host it does not allow; ``log`` (a file) gets ``CONNECT host:port`` for every request.
+``python tests/support/connect_proxy.py`` runs it as a program of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import socket
 import socketserver
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 Address = tuple[str, int]
@@ -34,6 +38,12 @@ class _Handler(socketserver.StreamRequestHandler):
         host, _, port = parts[1].rpartition(":")
         target = (host.strip("[]"), int(port))
         proxy = self.server.proxy
+        if proxy.log is not None:
+            with proxy.lock, proxy.log.open("a") as handle:
+                handle.write(f"CONNECT {parts[1]}\n")
+        if proxy.refuse:
+            self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            return
         with proxy.lock:
             proxy.tunnels.append(f"{target[0]}:{target[1]}")
         try:
@@ -76,8 +86,16 @@ class _Server(socketserver.ThreadingTCPServer):
 class ConnectProxy:
     """``with ConnectProxy(routes) as proxy:`` -> ``proxy.url`` for ``HTTPS_PROXY``."""
 
-    def __init__(self, routes: Mapping[Address, Address] | None = None) -> None:
+    def __init__(
+        self,
+        routes: Mapping[Address, Address] | None = None,
+        *,
+        refuse: bool = False,
+        log: Path | None = None,
+    ) -> None:
         self.routes = dict(routes or {})
+        self.refuse = refuse
+        self.log = log
         self.tunnels: list[str] = []
         self.lock = threading.Lock()
         self._server = _Server(self)
