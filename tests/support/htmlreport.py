@@ -1,9 +1,12 @@
-"""Reading a pytest-html 4 report back: the page text and its embedded JSON test data."""
+"""Reading a pytest-html 4 report back (the page text and its embedded JSON test data), and
+writing report-sized HTML for the ConfigMap storage tests."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -27,3 +30,10 @@ def test_log(data: dict[str, Any], nodeid: str) -> str:
 
 
 test_log.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+def incompressible_html(path: Path, size: int) -> Path:
+    """An HTML file of ``size`` random bytes as base64 text: gzip cannot shrink it below ~75% of
+    its size, so it needs as many report ConfigMap parts as its size says."""
+    path.write_text("<html><pre>" + base64.b64encode(os.urandom(size)).decode() + "</pre></html>")
+    return path

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from pytest_incluster.report.upload import PART_BYTES, upload_report
+from tests.support.htmlreport import incompressible_html
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
@@ -74,16 +75,10 @@ def token_kubeconfig(cp: ControlPlane, sa_dir: Path, path: Path, namespace: str)
     return path
 
 
-def random_html(path: Path, size: int) -> Path:
-    # Random bytes as base64 text: gzip cannot shrink it below ~75% of its size.
-    path.write_text("<html><pre>" + base64.b64encode(os.urandom(size)).decode() + "</pre></html>")
-    return path
-
-
 def test_a_chunked_report_is_reassembled_like_the_kubectl_script(
     control_plane: ControlPlane, unique_namespace: str, kubectl: Path, tmp_path: Path
 ) -> None:
-    html = random_html(tmp_path / "local.html", 2 * PART_BYTES)
+    html = incompressible_html(tmp_path / "local.html", 2 * PART_BYTES)
     junit = tmp_path / "junit.xml"
     junit.write_text('<?xml version="1.0"?><testsuites><testsuite tests="1"/></testsuites>')
     with control_plane.admin_client() as client:
@@ -251,7 +246,7 @@ def test_a_configmap_that_is_not_a_report_is_refused(
 def test_parts_of_different_uploads_are_refused_and_nothing_is_written(
     control_plane: ControlPlane, unique_namespace: str, tmp_path: Path
 ) -> None:
-    big = random_html(tmp_path / "big.html", PART_BYTES)
+    big = incompressible_html(tmp_path / "big.html", PART_BYTES)
     with control_plane.admin_client() as client:
         assert len(upload_report(client, unique_namespace, "mixed", {"report.html": big})) == 2
         client.patch(
@@ -271,7 +266,7 @@ def test_parts_of_different_uploads_are_refused_and_nothing_is_written(
 def test_a_missing_part_says_the_report_is_incomplete(
     control_plane: ControlPlane, unique_namespace: str, tmp_path: Path
 ) -> None:
-    big = random_html(tmp_path / "big.html", PART_BYTES)
+    big = incompressible_html(tmp_path / "big.html", PART_BYTES)
     with control_plane.admin_client() as client:
         assert len(upload_report(client, unique_namespace, "cut", {"report.html": big})) == 2
         client.delete(f"/api/v1/namespaces/{unique_namespace}/configmaps/cut-1").raise_for_status()

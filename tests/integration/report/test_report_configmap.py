@@ -20,6 +20,7 @@ from pytest_incluster.report.upload import (
     UploadError,
     upload_report,
 )
+from tests.support.htmlreport import incompressible_html
 
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
@@ -49,12 +50,6 @@ def config_map(cp: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-def incompressible_html(path: Path, size: int) -> Path:
-    # Random bytes as base64 text: gzip cannot shrink it below ~75% of its size.
-    path.write_text("<html><pre>" + base64.b64encode(os.urandom(size)).decode() + "</pre></html>")
-    return path
 
 
 def test_small_report_round_trips_through_one_configmap(
