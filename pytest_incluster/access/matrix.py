@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import yaml
 
+from pytest_incluster.access.bound_subject import BoundSubject, parse_bound_subject
 from pytest_incluster.access.grammar import CheckSpec, GrammarError, parse_entry
 from pytest_incluster.config.names import DNS_LABEL
 from pytest_incluster.errors import InclusterError
@@ -34,7 +35,21 @@ Mode = Literal["review", "request", "both"]
 Expected = Literal["allowed", "forbidden"]
 MODES: tuple[Mode, ...] = ("review", "request", "both")
 EXPECTATIONS: tuple[Expected, ...] = ("allowed", "forbidden")
-KEYS = ("as", "groups", "namespace", "mode", "markers", "allowed", "forbidden")
+KEYS = (
+    "as",
+    "groups",
+    "namespace",
+    "mode",
+    "markers",
+    "allowed",
+    "forbidden",
+    "exhaustive",
+    "namespaces",
+    "cluster-scope",
+    "ignore",
+    "who-can",
+)
+_BOOL = "tag:yaml.org,2002:bool"
 SA_PREFIX = "system:serviceaccount:"
 
 _STR = "tag:yaml.org,2002:str"
@@ -136,6 +151,28 @@ class MatrixEntry:
 
 
 @dataclass(frozen=True)
+class WhoCanEntry:
+    """``get secrets -n prod: [group:ops]``: only these bound subjects may do ``text``."""
+
+    text: str
+    spec: CheckSpec
+    subjects: tuple[BoundSubject, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class Exhaustive:
+    """``exhaustive: true``: nothing beyond ``allowed:`` in ``namespaces`` (empty: the
+    document's or the runner's namespace) and, with ``cluster-scope: true``, cluster-wide;
+    entries matching an ``ignore:`` glob are accepted without being listed."""
+
+    namespaces: tuple[str, ...] = ()
+    cluster_scope: bool = False
+    ignore: tuple[str, ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class SubjectDoc:
     """One YAML document of an access file."""
 
@@ -148,6 +185,8 @@ class SubjectDoc:
     markers: tuple[str, ...]
     entries: tuple[MatrixEntry, ...]
     key_lines: Mapping[str, int] = field(default_factory=dict)
+    exhaustive: Exhaustive | None = None
+    who_can: tuple[WhoCanEntry, ...] = ()
 
 
 def _line(node: yaml.Node) -> int:
@@ -246,7 +285,9 @@ class _Document:
                 mode = chosen
         markers = self._markers(values)
         entries = self._entries(values)
-        if not self.problems and not entries:
+        exhaustive = self._exhaustive(values)
+        who_can = self._who_can(values)
+        if not self.problems and not entries and exhaustive is None and not who_can:
             self.problem(
                 self.root,
                 "this document checks nothing: give it an 'allowed:' or 'forbidden:' list",
@@ -263,6 +304,8 @@ class _Document:
             markers=markers,
             entries=tuple(entries),
             key_lines=key_lines,
+            exhaustive=exhaustive,
+            who_can=tuple(who_can),
         )
 
     def _subject(self, values: dict[str, yaml.Node]) -> Subject:
@@ -300,6 +343,66 @@ class _Document:
                     "for it never carries others; remove 'groups' or impersonate a user",
                 )
         return Subject(user=user, groups=tuple(dict.fromkeys(groups)))
+
+    def flag(self, key: str, node: yaml.Node) -> bool:
+        if isinstance(node, yaml.ScalarNode) and node.tag == _BOOL:
+            return str(node.value).lower() in ("true", "yes", "on")
+        self.problem(node, f"'{key}' must be true or false, got {_describe(node)}")
+        return False
+
+    def _exhaustive(self, values: dict[str, yaml.Node]) -> Exhaustive | None:
+        on = "exhaustive" in values and self.flag("exhaustive", values["exhaustive"])
+        namespaces: list[str] = []
+        if "namespaces" in values:
+            for name, node in self.text_list("namespaces", values["namespaces"], "[shop]"):
+                if DNS_LABEL.match(name.strip()):
+                    namespaces.append(name.strip())
+                else:
+                    self.problem(node, f"'{name}' is not a namespace name (example: [shop])")
+        cluster = "cluster-scope" in values and self.flag("cluster-scope", values["cluster-scope"])
+        ignore: list[str] = []
+        if "ignore" in values:
+            example = "ignore: ['create selfsubject*', 'get /healthz*']"
+            ignore = [
+                " ".join(g.split()) for g, _ in self.text_list("ignore", values["ignore"], example)
+            ]
+        if not on:
+            for key in ("namespaces", "cluster-scope", "ignore"):
+                if key in values:
+                    self.problem(
+                        values[key], f"'{key}' belongs to 'exhaustive: true', which is not set"
+                    )
+            return None
+        line = _line(values["exhaustive"])
+        return Exhaustive(tuple(dict.fromkeys(namespaces)), cluster, tuple(ignore), line)
+
+    def _who_can(self, values: dict[str, yaml.Node]) -> list[WhoCanEntry]:
+        node = values.get("who-can")
+        if node is None:
+            return []
+        example = "who-can: {get secrets -n prod: [group:ops]}"
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, f"'who-can' must be a mapping, got {_describe(node)} ({example})")
+            return []
+        found: list[WhoCanEntry] = []
+        for key_node, value_node in node.value:
+            raw = self.text("who-can", key_node, "get secrets -n prod")
+            if raw is None:
+                continue
+            try:
+                spec = parse_entry(raw)
+            except GrammarError as exc:
+                self.problem(key_node, f"who-can entry '{raw}': {exc}")
+                continue
+            subjects: list[BoundSubject] = []
+            for text, child in self.text_list(raw, value_node, "[group:ops]"):
+                try:
+                    subjects.append(parse_bound_subject(text))
+                except ValueError as exc:
+                    self.problem(child, str(exc))
+            text = " ".join(raw.split())
+            found.append(WhoCanEntry(text, spec, tuple(dict.fromkeys(subjects)), _line(key_node)))
+        return found
 
     def _markers(self, values: dict[str, yaml.Node]) -> tuple[str, ...]:
         if "markers" not in values:

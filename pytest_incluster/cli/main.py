@@ -9,6 +9,8 @@
                                             [--dir DIR]
     pytest-incluster cluster down [--dir DIR]
     pytest-incluster fetch-report NAME [-n NAMESPACE] [-o DIR] [--kubeconfig PATH] [--context C]
+    pytest-incluster snapshot [--as SUBJECT [--groups G ...]] [-n NAMESPACE ...] [--cluster-scope]
+                              [--incluster-* settings as for pytest]
 
 ``assets`` prints only the directory on stdout (progress goes to stderr), so
 ``export KUBEBUILDER_ASSETS="$(pytest-incluster assets)"`` works. ``cluster up`` starts a detached
@@ -18,8 +20,10 @@ free, ports; it writes ``DIR/kubeconfig`` (admin) and ``DIR/env``
 (``KUBERNETES_SERVICE_HOST``/``_PORT``, for ``source``) and prints the server URL. ``cluster down``
 stops it and discards that state, so the next ``up`` starts afresh. ``fetch-report`` reads a
 report stored with ``--incluster-report-configmap`` back into files, from the cluster the tests
-would find. User errors are one paragraph on stderr and exit status 2; a report that cannot be
-fetched (missing, not a report, being replaced, corrupt) exits with 1.
+would find. ``snapshot`` prints an exhaustive access document of everything a subject may do
+(see :mod:`.snapshot_command`). User errors are one paragraph on stderr and exit status 2; a
+report that cannot be fetched (missing, not a report, being replaced, corrupt), or an API error
+during a snapshot, exits with 1.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pytest_incluster.cli.assets_command import run_assets
 from pytest_incluster.cli.cluster_command import down, serviceaccount, up
 from pytest_incluster.cli.console import PROG, default_cluster_dir
 from pytest_incluster.cli.image_command import run_image
+from pytest_incluster.client.errors import ApiError, ApiUnreachable
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.local.errors import LocalError
 from pytest_incluster.local.versions import DEFAULT_KUBERNETES_VERSION
@@ -141,6 +146,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     down.add_argument("--dir", type=Path, default=None, help=dir_help)
     _add_fetch_report(commands)
+    from pytest_incluster.cli.snapshot_command import add_snapshot
+
+    add_snapshot(commands)
     return parser
 
 
@@ -187,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return fetch(args.name, args.namespace, args.output, args.kubeconfig, args.context)
         if args.command == "image":
             return run_image(args.context)
+        if args.command == "snapshot":
+            from pytest_incluster.cli.snapshot_command import snapshot
+
+            return snapshot(args)
         from pytest_incluster.local.extra import require_local_extra
 
         require_local_extra()
@@ -201,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LocalError, ConfigError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    except (ApiError, ApiUnreachable) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
     except FetchError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1

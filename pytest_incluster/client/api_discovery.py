@@ -53,6 +53,14 @@ class ApiResource:
     verbs: tuple[str, ...] = ()
     short_names: tuple[str, ...] = ()
     subresources: tuple[str, ...] = ()
+    # (subresource, its verbs): what least-privilege snapshots expand ``*`` verbs into.
+    subresource_verbs: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def verbs_of(self, subresource: str) -> tuple[str, ...]:
+        """The verbs discovery lists for ``subresource`` ("" : the resource itself)."""
+        if not subresource:
+            return self.verbs
+        return dict(self.subresource_verbs).get(subresource, ())
 
     @property
     def group_version(self) -> str:
@@ -190,11 +198,12 @@ def _aggregated_resource(group: str, version: str, raw: Any) -> ApiResource | No
     response_kind = raw.get("responseKind") or {}
     kind = response_kind.get("kind", "") if isinstance(response_kind, dict) else ""
     kind = kind if isinstance(kind, str) else ""
-    subresources = tuple(
-        s["subresource"]
+    subresource_verbs = tuple(
+        (s["subresource"], _strings(s.get("verbs")))
         for s in raw.get("subresources") or []
         if isinstance(s, dict) and isinstance(s.get("subresource"), str)
     )
+    subresources = tuple(name for name, _ in subresource_verbs)
     return ApiResource(
         name=raw["resource"],
         singular_name=_singular(raw.get("singularResource"), kind),
@@ -205,20 +214,21 @@ def _aggregated_resource(group: str, version: str, raw: Any) -> ApiResource | No
         verbs=_strings(raw.get("verbs")),
         short_names=_strings(raw.get("shortNames")),
         subresources=subresources,
+        subresource_verbs=subresource_verbs,
     )
 
 
 def parse_resource_list(group: str, version: str, document: dict[str, Any]) -> list[ApiResource]:
     """The resources of one legacy ``APIResourceList``; ``pods/log`` entries become subresources."""
     top: list[dict[str, Any]] = []
-    subs: dict[str, list[str]] = {}
+    subs: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     for raw in document.get("resources") or []:
         if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
             continue
         name = raw["name"]
         if "/" in name:
             parent, sub = name.split("/", 1)
-            subs.setdefault(parent, []).append(sub)
+            subs.setdefault(parent, []).append((sub, _strings(raw.get("verbs"))))
         else:
             top.append(raw)
     out = []
@@ -234,7 +244,8 @@ def parse_resource_list(group: str, version: str, document: dict[str, Any]) -> l
                 namespaced=raw.get("namespaced") is True,
                 verbs=_strings(raw.get("verbs")),
                 short_names=_strings(raw.get("shortNames")),
-                subresources=tuple(subs.get(raw["name"], ())),
+                subresources=tuple(sub for sub, _ in subs.get(raw["name"], ())),
+                subresource_verbs=tuple(subs.get(raw["name"], ())),
             )
         )
     return out

@@ -26,6 +26,7 @@ LAYERS: dict[str, float] = {
     "client": 3,
     "access": 4,
     "local": 4,
+    "privilege": 4.5,  # least privilege: builds on access/ (grammar, resolution, reviews)
     "report": 5,
     "pytest_plugin": 6,
     "cli": 6,
@@ -48,6 +49,7 @@ PYTEST_FREE = (
     "credentials",
     "client",
     "local",
+    "privilege",
     "cli",
     "errors",
     "calls",
