@@ -116,7 +116,9 @@ def _options(args: argparse.Namespace) -> Options:
         token_file=text("token_file"),
         ca_file=text("ca_file"),
         namespace=text("namespace"),
-        sa_dir=Sourced(sa_dir.value or DEFAULT_SA_DIR, sa_dir.source),
+        sa_dir=Sourced(sa_dir.value, sa_dir.source)
+        if sa_dir.value
+        else Sourced(DEFAULT_SA_DIR, "default"),
         kubeconfig=text("kubeconfig"),
         context=text("context"),
         exec_timeout=text("exec_timeout"),

@@ -61,6 +61,7 @@ from pytest_incluster.version import __version__
 
 if TYPE_CHECKING:
     from pytest_incluster.client.api_discovery import Discovery
+    from pytest_incluster.privilege.who_can import Allowed
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -383,6 +384,25 @@ class K8sClient(httpx.Client):
         from pytest_incluster.access.check import check_access
 
         return check_access(self, entry, namespace=namespace, mode=mode)
+
+    def who_can(
+        self,
+        verb: str,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        name: str | None = None,
+        subresource: str | None = None,
+    ) -> list[Allowed]:
+        """The subjects bound by any RoleBinding or ClusterRoleBinding whom the server allows
+        ``verb`` on ``resource`` (a type as kubectl reads it, or a ``/url``) in ``namespace``
+        (None: the cluster scope), each decided by a SubjectAccessReview; ``group:system:masters``
+        is always among them. Needs ``list`` on the bindings and ``create`` on
+        subjectaccessreviews (:class:`~pytest_incluster.privilege.who_can.WhoCanForbidden`
+        otherwise). Subjects only a webhook authorizer allows cannot be seen."""
+        from pytest_incluster.privilege.who_can import who_can_ask
+
+        return who_can_ask(self, verb, resource, namespace, name=name, subresource=subresource)
 
     def wait_for_access(
         self,

@@ -71,6 +71,11 @@ class Inventory:
     @property
     def how(self) -> str:
         """One sentence for stderr and the snapshot's comments: which method, and why."""
+        if self.method == "rules" and self.namespace is None:
+            return (
+                f"{self.scope}: SelfSubjectRulesReview (complete), expanded against discovery, "
+                f"each candidate confirmed by one of {self.reviews} SelfSubjectAccessReviews"
+            )
         if self.method == "rules":
             return f"{self.scope}: SelfSubjectRulesReview (complete), expanded against discovery"
         why = f" ({self.why})" if self.why else ""

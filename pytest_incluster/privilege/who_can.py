@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_incluster.access.bound_subject import BoundSubject, from_binding
-from pytest_incluster.access.client_protocol import HttpSender
+from pytest_incluster.access.client_protocol import AccessClient, HttpSender
 from pytest_incluster.access.decision import AccessRequest
+from pytest_incluster.access.grammar import CheckSpec
+from pytest_incluster.access.resolve import resolve
 from pytest_incluster.client.errors import ApiError, error_from_response, json_body
 from pytest_incluster.errors import InclusterError
 
@@ -161,3 +163,40 @@ def unexpected(found: Iterable[Allowed], expected: Iterable[BoundSubject]) -> li
     """Allowed subjects not in ``expected`` (``system:masters`` never counts)."""
     wanted = set(expected) | {MASTERS}
     return [a for a in found if a.subject not in wanted]
+
+
+def who_can_spec(
+    client: AccessClient, spec: CheckSpec, default_namespace: str, *, concurrency: int = 16
+) -> list[Allowed]:
+    """:func:`who_can` for a can-i entry (``get secrets -n prod``), resolved by discovery."""
+    return who_can(
+        client,
+        resolve(spec, client.discovery(), default_namespace).request,
+        concurrency=concurrency,
+    )
+
+
+def who_can_ask(
+    client: AccessClient,
+    verb: str,
+    resource: str,
+    namespace: str | None = None,
+    *,
+    name: str | None = None,
+    subresource: str | None = None,
+    concurrency: int = 16,
+) -> list[Allowed]:
+    """``k8s.who_can("get", "secrets", "prod")``: ``namespace`` None asks about the cluster
+    scope (every namespace, for a namespaced type); ``resource`` may be a ``/url``."""
+    if resource.startswith("/"):
+        spec = CheckSpec(verb=verb, path=resource)
+    else:
+        spec = CheckSpec(
+            verb=verb,
+            type=resource,
+            name=name,
+            namespace=namespace,
+            all_namespaces=namespace is None,
+            subresource=subresource,
+        )
+    return who_can_spec(client, spec, namespace or client.namespace, concurrency=concurrency)

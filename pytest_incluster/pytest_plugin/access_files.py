@@ -248,6 +248,7 @@ class AccessSubject(pytest.Collector):
         self.doc = doc
 
     def collect(self) -> Iterator[pytest.Collector]:
+        """``allowed``/``forbidden`` lists, then ``exhaustive`` and ``who-can`` if asked."""
         for expected in EXPECTATIONS:
             entries = [e for e in self.doc.entries if e.expected == expected]
             if entries:
@@ -255,6 +256,11 @@ class AccessSubject(pytest.Collector):
                     self, name=expected, doc=self.doc, entries=entries
                 )
                 yield node
+        from pytest_incluster.pytest_plugin.privilege_items import privilege_groups
+
+        display = _display(self.config, self.path)
+        names = unique_names(entry.text for entry in self.doc.who_can)
+        yield from privilege_groups(self, self.doc, display, names)
 
 
 class AccessExpectation(pytest.Collector):

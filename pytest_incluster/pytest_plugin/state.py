@@ -15,6 +15,7 @@ import pytest
 from pytest_incluster.access.decision import AccessOutcome
 from pytest_incluster.calls import CallLog
 from pytest_incluster.config.options import Options
+from pytest_incluster.privilege.findings import ExtraPermissionRow, WhoCanRow
 
 if TYPE_CHECKING:
     from pytest_incluster.client import K8sClient
@@ -34,6 +35,8 @@ class SessionState:
     redactor: Redactor
     calls: CallLog = field(default_factory=CallLog)
     outcomes: list[AccessOutcome] = field(default_factory=list)
+    extra_permissions: list[ExtraPermissionRow] = field(default_factory=list)
+    who_can: list[WhoCanRow] = field(default_factory=list)
     cluster_config: ClusterConfig | None = None
     cluster_error: ConfigError | None = None
     client: K8sClient | None = None  # created on first use (the client is imported lazily)

@@ -42,6 +42,7 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("client.client", "access.decision"): "K8sClient.can_i returns AccessDecision",
     ("client.client", "access.review"): "K8sClient.review sends a SelfSubjectAccessReview",
     ("client.client", "access"): "the review module is imported from the access package",
+    ("client.client", "privilege.who_can"): "K8sClient.who_can is public API",
 }
 # pytest is imported only by the integration, the entry point and the hookspecs.
 PYTEST_FREE = (
