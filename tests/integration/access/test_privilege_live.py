@@ -18,6 +18,7 @@ from pytest_incluster.access.grammar import parse_entry
 from pytest_incluster.access.resolve import resolve
 from pytest_incluster.cli.main import main
 from pytest_incluster.client import K8sClient
+from pytest_incluster.privilege.who_can import WhoCanForbidden
 from tests.integration.access.access_rbac import Shop, bind, role, sa_subject
 
 pytestmark = pytest.mark.controlplane
@@ -219,3 +220,149 @@ def test_snapshot_passes_unchanged_and_an_added_binding_fails_it(
     )
     result = run_access_file(pytester, control_plane, shop, ignoring, "-k", "exhaustive")
     result.assert_outcomes(passed=1)
+
+
+def test_a_node_identity_takes_the_incomplete_rules_path(
+    shop: Shop, control_plane: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Node authorizer cannot list its rules: the server says so, and the snapshot sweeps."""
+    ns = shop.ns
+    doc, text, err = snapshot(
+        capsys, control_plane, shop, "--as", "system:node:n1", "--groups", "system:nodes", "-n", ns
+    )
+    assert f"namespace {ns}: the server said the rules are incomplete" in err
+    assert "SelfSubjectAccessReviews over every served resource and verb" in err
+    assert f"# namespace {ns}: the server said the rules are incomplete" in text
+    # What only the Node authorizer grants (mirror pods), found by the sweep.
+    assert f"create pods -n {ns}" in doc["allowed"]
+    assert doc["groups"] == ["system:nodes"]
+
+
+def test_the_same_name_without_the_nodes_group_is_plain_rbac(
+    shop: Shop, control_plane: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a node identity (no system:nodes group): complete rules, nothing of the node's."""
+    ns = shop.ns
+    doc, _, err = snapshot(
+        capsys, control_plane, shop, "--as", "system:node:n1", "--groups", "developers", "-n", ns
+    )
+    assert f"namespace {ns}: SelfSubjectRulesReview (complete)" in err
+    assert "incomplete" not in err
+    assert f"create pods -n {ns}" not in doc["allowed"]
+
+
+def test_snapshot_refuses_groups_without_a_user(
+    shop: Shop, control_plane: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["snapshot", *runner_flags(control_plane, shop), "--groups", "ops"])
+    _, err = capsys.readouterr()
+    assert status == 2
+    assert err == (
+        "pytest-incluster: error: --groups needs --as: the server only impersonates groups "
+        "together with a user (example: --as alice --groups ops).\n"
+    )
+
+
+WHO_CAN_COMPONENT = Path(__file__).parents[3] / "deploy/components/who-can/who-can.yaml"
+
+
+def grant_who_can(admin: K8sClient, shop: Shop) -> None:
+    """The deploy component's ClusterRole, bound to this test's runner."""
+    cluster_role = next(
+        d for d in yaml.safe_load_all(WHO_CAN_COMPONENT.read_text()) if d["kind"] == "ClusterRole"
+    )
+    admin.apply(cluster_role)
+    subjects = [sa_subject(shop.ns, "runner")]
+    name = cluster_role["metadata"]["name"]
+    admin.apply(bind("ClusterRoleBinding", f"{shop.ns}-who-can", "ClusterRole", name, subjects))
+    request = AccessRequest(verb="create", resource="subjectaccessreviews", group=AUTHZ)
+    admin.impersonate(shop.who("runner")).wait_for_access(request, timeout=10)
+
+
+AUTHZ = "authorization.k8s.io"
+
+
+def test_who_can_says_what_the_runner_lacks(runner: K8sClient, shop: Shop) -> None:
+    with pytest.raises(WhoCanForbidden) as caught:
+        runner.who_can("get", "secrets", shop.ns)
+    message = str(caught.value)
+    assert message.startswith("who-can needs 'list' on clusterrolebindings, which the runner may ")
+    assert message.endswith(
+        "Grant it with the optional who-can component (deploy/components/who-can), or drop the "
+        "who-can checks."
+    )
+
+
+def test_who_can_lists_bound_subjects_the_server_allows(
+    runner: K8sClient, shop: Shop, admin: K8sClient
+) -> None:
+    ns = shop.ns
+    grant_who_can(admin, shop)
+    found = {a.subject.text: a for a in runner.who_can("get", "secrets", ns)}
+    assert f"serviceaccount:{ns}:editor" in found  # edit
+    assert f"serviceaccount:{ns}:boss" in found  # admin
+    assert f"serviceaccount:{ns}:viewer" not in found  # view: no secrets
+    assert f"serviceaccount:{ns}:api" not in found
+    assert "group:system:masters" in found
+    assert found[f"serviceaccount:{ns}:editor"].reason.startswith(
+        f'RBAC: allowed by RoleBinding "editor/{ns}" of ClusterRole "edit"'
+    )
+
+
+def test_a_service_account_group_given_cluster_admin_shows_up_and_fails_who_can(
+    pytester: pytest.Pytester,
+    runner: K8sClient,
+    shop: Shop,
+    admin: K8sClient,
+    control_plane: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")
+    ns = shop.ns
+    grant_who_can(admin, shop)
+    before = [a.subject.text for a in runner.who_can("get", "secrets", ns)]
+    listed = ", ".join(s for s in before if s != "group:system:masters")
+    document = f"who-can:\n  get secrets -n {ns}: [{listed}]\n"
+    result = run_access_file(pytester, control_plane, shop, document)
+    result.assert_outcomes(passed=1)
+
+    group = f"system:serviceaccounts:{ns}"
+    subjects = [{"kind": "Group", "name": group, "apiGroup": "rbac.authorization.k8s.io"}]
+    admin.apply(
+        bind("ClusterRoleBinding", f"{ns}-sa-admins", "ClusterRole", "cluster-admin", subjects)
+    )
+    request = AccessRequest(verb="get", resource="secrets", namespace="kube-system")
+    admin.impersonate(shop.who("nobody")).wait_for_access(request, timeout=10)
+
+    after = {a.subject.text: a for a in runner.who_can("get", "secrets", ns)}
+    assert f"group:{group}" in after
+    assert [b.text for b in after[f"group:{group}"].bindings] == [
+        f"ClusterRoleBinding {ns}-sa-admins (ClusterRole cluster-admin)"
+    ]
+    # The ServiceAccount viewer (bound elsewhere to view only) now may, through its group.
+    viewer = after[f"serviceaccount:{ns}:viewer"]
+    assert viewer.reason == (
+        f'RBAC: allowed by ClusterRoleBinding "{ns}-sa-admins" of ClusterRole "cluster-admin" '
+        f'to Group "{group}"'
+    )
+    result = run_access_file(pytester, control_plane, shop, document)
+    result.assert_outcomes(failed=1)
+    granted = (
+        f'RBAC: allowed by ClusterRoleBinding "{ns}-sa-admins" of ClusterRole "cluster-admin" '
+        f'to Group "{group}")'
+    )
+    result.stdout.fnmatch_lines(
+        [
+            f"who-can 'get secrets -n {ns}' (least.access.yaml:2): 4 bound subjects not listed "
+            "may do it:",
+            f"  - group:{group}  (bound by ClusterRoleBinding {ns}-sa-admins (ClusterRole "
+            f"cluster-admin); {granted}",
+            f"  - serviceaccount:{ns}:api  (bound by *; {granted}",
+            f"  - serviceaccount:{ns}:runner  (bound by *; {granted}",
+            f"  - serviceaccount:{ns}:viewer  (bound by RoleBinding {ns}/viewer (ClusterRole "
+            f"view); {granted}",
+            "Allowed and listed: group:system:masters, *",
+        ]
+    )
+    # system:masters never fails the check.
+    result.stdout.no_fnmatch_line("*- group:system:masters*")
