@@ -177,4 +177,7 @@ class HtmlReportPlugin:
         prefix.append(h.warnings_box(notes))
         prefix.append(h.run_context(run_context(self.config).rows()))
         summary.append(h.access_summary(self.state.outcomes))
+        from pytest_incluster.report.least_privilege_html import least_privilege_tables
+
+        summary.append(least_privilege_tables(h, self.state.extra_permissions, self.state.who_can))
         postfix.append(SORT_SCRIPT)

@@ -22,6 +22,7 @@ import pytest
 
 from pytest_incluster.access.decision import AccessOutcome
 from pytest_incluster.calls import ApiCall
+from pytest_incluster.privilege.findings import ExtraPermissionRow, WhoCanRow
 from pytest_incluster.pytest_plugin.run_context_hooks import run_context
 from pytest_incluster.pytest_plugin.settings import listing_only
 from pytest_incluster.pytest_plugin.state import SessionState, get_state
@@ -270,6 +271,12 @@ class ReportPlugin:
             report.incluster_outcomes = [  # type: ignore[attr-defined]
                 dataclasses.asdict(o) for o in state.outcomes if o.test_id == item.nodeid
             ]
+            report.incluster_extra_permissions = [  # type: ignore[attr-defined]
+                dataclasses.asdict(e) for e in state.extra_permissions if e.test_id == item.nodeid
+            ]
+            report.incluster_who_can = [  # type: ignore[attr-defined]
+                dataclasses.asdict(w) for w in state.who_can if w.test_id == item.nodeid
+            ]
         redact_report(report, redactor)
         return report
 
@@ -299,6 +306,10 @@ class ReportPlugin:
             state.calls.record(ApiCall(**fields))
         for fields in outcomes or ():
             state.outcomes.append(AccessOutcome(**fields))
+        for fields in getattr(report, "incluster_extra_permissions", None) or ():
+            state.extra_permissions.append(ExtraPermissionRow(**fields))
+        for fields in getattr(report, "incluster_who_can", None) or ():
+            state.who_can.append(WhoCanRow(**fields))
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
