@@ -94,7 +94,8 @@ def test_several_documents_and_defaults() -> None:
         (
             "allow:\n  - get pods\n",
             "shop.access.yaml:1: unknown key 'allow' (did you mean 'allowed'?); valid keys: "
-            "as, groups, namespace, mode, markers, allowed, forbidden",
+            "as, groups, namespace, mode, markers, allowed, forbidden, exhaustive, namespaces, "
+            "cluster-scope, ignore, who-can",
         ),
         (
             "allowed:\n  - get pods\n  - lst pods\n",
@@ -195,7 +196,8 @@ def test_several_documents_and_defaults() -> None:
         (
             "- get pods\n",
             "shop.access.yaml:1: a document must be a mapping of keys (as, groups, namespace, "
-            "mode, markers, allowed, forbidden), got a list",
+            "mode, markers, allowed, forbidden, exhaustive, namespaces, cluster-scope, ignore, "
+            "who-can), got a list",
         ),
         (
             "[allowed]: [get pods]\n",
