@@ -366,3 +366,47 @@ def test_a_service_account_group_given_cluster_admin_shows_up_and_fails_who_can(
     )
     # system:masters never fails the check.
     result.stdout.no_fnmatch_line("*- group:system:masters*")
+
+
+SELF_REVIEWS = "create selfsubjectaccessreviews.authorization.k8s.io"
+
+
+def test_cluster_scope_exhaustive_accepts_ignored_entries_and_fails_without_them(
+    pytester: pytest.Pytester,
+    shop: Shop,
+    control_plane: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every authenticated user may ask about itself: left out of the list, an ``ignore:``
+    pattern accepts it; without the pattern the cluster-scope item names it."""
+    monkeypatch.setenv("COLUMNS", "400")
+    doc, _, err = snapshot(
+        capsys, control_plane, shop, "--as", shop.who("viewer"), "--cluster-scope"
+    )
+    assert "the cluster scope: SelfSubjectRulesReview (complete)" in err
+    assert SELF_REVIEWS in doc["allowed"]
+    assert "get /healthz" in doc["allowed"]
+    assert not any(" -n " in e for e in doc["allowed"])  # no namespace was asked for
+    kept = [e for e in doc["allowed"] if not e.startswith("create self") and " /" not in e]
+    base = {"as": doc["as"], "exhaustive": True, "cluster-scope": True, "allowed": kept}
+    ignoring = {**base, "ignore": ["create self*reviews.*", "get /*"]}
+    result = run_access_file(pytester, control_plane, shop, yaml.safe_dump(ignoring))
+    result.assert_outcomes(passed=len(kept) + 1)
+
+    result = run_access_file(pytester, control_plane, shop, yaml.safe_dump(base), "--html=r.html")
+    result.assert_outcomes(passed=len(kept), failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"{shop.who('viewer')} may do * things in the cluster scope that least.access.yaml:* "
+            "does not allow:",
+            f'  - {SELF_REVIEWS}  (RBAC: allowed by ClusterRoleBinding "system:basic-user" of '
+            'ClusterRole "system:basic-user" to Group "system:authenticated")',
+        ]
+    )
+    report = (pytester.path / "r.html").read_text()
+    assert (
+        '<table class="incluster-table incluster-sortable" id="incluster-extra-permissions">'
+        in report
+    )
+    assert f"<td>{SELF_REVIEWS}</td>" in report
