@@ -345,8 +345,12 @@ def test_a_service_account_group_given_cluster_admin_shows_up_and_fails_who_can(
         f'RBAC: allowed by ClusterRoleBinding "{ns}-sa-admins" of ClusterRole "cluster-admin" '
         f'to Group "{group}"'
     )
-    result = run_access_file(pytester, control_plane, shop, document)
+    result = run_access_file(pytester, control_plane, shop, document, "--html=r.html")
     result.assert_outcomes(failed=1)
+    report = (pytester.path / "r.html").read_text()
+    assert 'id="incluster-who-can"' in report
+    assert f"<td>get secrets -n {ns}</td><td>group:{group}</td><td>NO</td>" in report
+    assert f"<td>get secrets -n {ns}</td><td>serviceaccount:{ns}:boss</td><td>yes</td>" in report
     granted = (
         f'RBAC: allowed by ClusterRoleBinding "{ns}-sa-admins" of ClusterRole "cluster-admin" '
         f'to Group "{group}")'
