@@ -27,8 +27,10 @@ from pathlib import Path
 
 import httpx
 
+from pytest_incluster.access.bound_subject import SA_USER_PREFIX
 from pytest_incluster.cli.console import PROG
 from pytest_incluster.client.client import K8sClient
+from pytest_incluster.client.errors import ApiError, NotFound
 from pytest_incluster.config.cluster_discovery import resolve
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.config.names import NAMESPACE_RULE, is_namespace_name
@@ -163,6 +165,26 @@ def _local(args: argparse.Namespace, options: Options, stack: ExitStack) -> Opti
     )
 
 
+def _check_service_account(client: K8sClient, user: str) -> None:
+    """Refuse a ServiceAccount that does not exist (kubectl would happily answer for it)."""
+    if not user.startswith(SA_USER_PREFIX):
+        return
+    namespace, _, name = user[len(SA_USER_PREFIX) :].partition(":")
+    try:
+        client.get(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")
+    except NotFound:
+        raise ConfigError(
+            f'--as {user}: ServiceAccount "{name}" does not exist in namespace "{namespace}": a '
+            "snapshot of it would describe an identity no pod can have. Create the "
+            "ServiceAccount or correct --as."
+        ) from None
+    except ApiError as exc:
+        print(
+            f"{PROG}: could not verify that ServiceAccount {namespace}/{name} exists ({exc})",
+            file=sys.stderr,
+        )
+
+
 def inventories(
     client: K8sClient, namespaces: Sequence[str], cluster_scope: bool, concurrency: int
 ) -> list[Inventory]:
@@ -185,6 +207,8 @@ def snapshot(args: argparse.Namespace) -> int:
         client = stack.enter_context(
             K8sClient(config, timeout=timeout, max_concurrency=args.concurrency)
         )
+        if args.user:
+            _check_service_account(client, args.user)
         subject = client.impersonate(args.user, args.groups) if args.user else client
         namespaces = list(dict.fromkeys(args.namespaces)) or (
             [] if args.cluster_scope else [config.namespace]

@@ -414,3 +414,18 @@ def test_cluster_scope_exhaustive_accepts_ignored_entries_and_fails_without_them
         in report
     )
     assert f"<td>{SELF_REVIEWS}</td>" in report
+
+
+def test_snapshot_refuses_a_service_account_that_does_not_exist(
+    shop: Shop, control_plane: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kubectl answers for a ServiceAccount that does not exist; a snapshot of it says so."""
+    ghost = shop.who("ghost")
+    status = main(["snapshot", *runner_flags(control_plane, shop), "--as", ghost])
+    out, err = capsys.readouterr()
+    assert (status, out) == (2, "")
+    assert err == (
+        f'pytest-incluster: error: --as {ghost}: ServiceAccount "ghost" does not exist in '
+        f'namespace "{shop.ns}": a snapshot of it would describe an identity no pod can have. '
+        "Create the ServiceAccount or correct --as.\n"
+    )
