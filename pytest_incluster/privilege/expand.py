@@ -125,9 +125,9 @@ def _permissions(rule: ResourceRule, target: Target, namespace: str) -> Iterator
 
 
 def expand_cluster(rules: Iterable[ResourceRule], served: list[Target]) -> set[Permission]:
-    """Candidates at the cluster scope: cluster-scoped types, and namespaced types across all
-    namespaces (``-A``). Rules from RoleBindings are mixed in the server's answer, so these are
-    candidates the caller confirms with access reviews."""
+    """What cluster-wide rules grant: cluster-scoped types, and namespaced types across all
+    namespaces (``-A``). Exact only for rules that come from ClusterRoleBindings alone (a rules
+    review of a namespace without RoleBindings, see :func:`.inventory.nowhere`)."""
     found: set[Permission] = set()
     for rule in rules:
         for target in served:

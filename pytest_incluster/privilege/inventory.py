@@ -8,9 +8,11 @@ every served resource and verb is also asked with a SelfSubjectAccessReview (a s
 inventory says so.
 
 The cluster scope: the rules review needs a namespace and mixes that namespace's RoleBindings
-into its answer, so its expansion only proposes candidates; each is confirmed with an access
-review at the cluster scope. Non-resource URLs come from the rules (only ClusterRoleBindings can
-grant them), plus, when incomplete, reviews of the well-known URLs.
+into its answer, so it is asked about a namespace that does not exist (a random name: no
+RoleBinding can be created in a namespace that does not exist), which leaves exactly the
+ClusterRoleBindings' rules: cluster-scoped types, every namespace (``-A``) and non-resource
+URLs. When incomplete, every cluster-scoped type and verb, every namespaced one with ``-A`` and
+the well-known URLs are asked with access reviews as well.
 
 What a sweep cannot see: permissions on named objects only (``resourceNames``, or the Node
 authorizer's "secrets of pods on this node"), because names cannot be enumerated; the rules
@@ -19,6 +21,7 @@ review still contributes the RBAC ones.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -71,11 +74,6 @@ class Inventory:
     @property
     def how(self) -> str:
         """One sentence for stderr and the snapshot's comments: which method, and why."""
-        if self.method == "rules" and self.namespace is None:
-            return (
-                f"{self.scope}: SelfSubjectRulesReview (complete), expanded against discovery, "
-                f"each candidate confirmed by one of {self.reviews} SelfSubjectAccessReviews"
-            )
         if self.method == "rules":
             return f"{self.scope}: SelfSubjectRulesReview (complete), expanded against discovery"
         why = f" ({self.why})" if self.why else ""
@@ -142,20 +140,24 @@ def namespace_inventory(client: AccessClient, namespace: str, concurrency: int) 
     )
 
 
+def nowhere() -> str:
+    """A namespace name nobody has created: its rules review holds only cluster-wide rules."""
+    return f"pytest-incluster-nowhere-{secrets.token_hex(8)}"
+
+
 def cluster_inventory(client: AccessClient, concurrency: int) -> Inventory:
-    """What ``client``'s subject may do at the cluster scope (rules review in its namespace)."""
+    """What ``client``'s subject may do at the cluster scope."""
     served = targets(client.discovery().resources())
-    review = rules_review(client, client.namespace)
-    candidates = expand_cluster(review.resource_rules, served)
+    review = rules_review(client, nowhere())
+    found = expand_cluster(review.resource_rules, served)
     urls = expand_non_resource(review.non_resource_rules)
-    if review.incomplete:
-        candidates |= cluster_sweep(served, review)
-    answers = ask_all(client, candidates - urls, concurrency)
-    found = allowed(answers) | urls
+    if not review.incomplete:
+        return Inventory(None, tuple(sorted_permissions(found | urls)), "rules")
+    answers = ask_all(client, cluster_sweep(served, review) - found - urls, concurrency)
     return Inventory(
         None,
-        tuple(sorted_permissions(found)),
-        "sweep" if review.incomplete else "rules",
+        tuple(sorted_permissions(found | urls | allowed(answers))),
+        "sweep",
         why=review.evaluation_error,
         reviews=len(answers),
         reasons=_reasons(answers),
