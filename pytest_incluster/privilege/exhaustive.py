@@ -51,7 +51,10 @@ class Grant:
             return False
         if self.path or p.path:
             return bool(self.path and p.path) and _url_covers(self.path, p.path)
-        if self.resource != "*" and (self.resource, self.group) != (p.resource, p.group):
+        if self.resource == "*":
+            if self.group and self.group != p.group:  # "*.apps": every type of one group
+                return False
+        elif (self.resource, self.group) != (p.resource, p.group):
             return False
         if self.subresource != p.subresource or self.name not in ("", p.name):
             return False

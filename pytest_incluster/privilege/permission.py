@@ -57,11 +57,14 @@ class Permission:
         """The SelfSubjectAccessReview question this permission answers ("" = all namespaces)."""
         if self.path:
             return AccessRequest(verb=self.verb, path=self.path)
+        namespace = self.namespace or ""
+        if self.group == "" and self.resource == "namespaces" and self.name:
+            namespace = self.name  # the API server authorizes namespaces/NAME in NAME
         return AccessRequest(
             verb=self.verb,
             resource=self.resource,
             group=self.group,
-            namespace=self.namespace or "",
+            namespace=namespace,
             name=self.name or None,
             subresource=self.subresource or None,
         )
