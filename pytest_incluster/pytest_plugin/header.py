@@ -94,6 +94,15 @@ def record_server_version(state: SessionState, client: K8sClient) -> str:
     return state.server_version
 
 
+def ensure_server_version(state: SessionState) -> None:
+    """At the end of a run whose header did not ask (``-q``, ``--no-header``): ask now, if a
+    test connected, for the report and the old-server warning. Never fails the run."""
+    if state.client is None or state.server_version is not None:
+        return
+    with contextlib.suppress(Exception):  # the report then says "unknown"
+        record_server_version(state, state.client)
+
+
 def _with_warnings(state: SessionState, lines: list[str], context: str = "") -> list[str]:
     """``lines``, the run's context (cluster name, Job, pod) if any, and then the session's
     warnings, which count as shown from now on."""

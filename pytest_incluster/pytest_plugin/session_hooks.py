@@ -7,16 +7,12 @@ mode, the report).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from pytest_incluster.pytest_plugin.state import STATE_KEY, SessionState, get_state
-
-if TYPE_CHECKING:
-    from pytest_incluster.client.client import K8sClient
 
 
 def configure(config: pytest.Config) -> None:
@@ -106,15 +102,9 @@ class SessionHooks:
         # still tracked was created outside both (a hook, a conftest at import). Delete it
         # while the client (and the report) still exist.
         self._delete_tracked(None, "session")
-        if self.state.client is not None and self.state.server_version is None:
-            self._ask_server_version(self.state.client)
+        from pytest_incluster.pytest_plugin.header import ensure_server_version
 
-    def _ask_server_version(self, client: K8sClient) -> None:
-        """No header asked (``-q``): ask now, for the report and the old-server warning."""
-        from pytest_incluster.pytest_plugin.header import record_server_version
-
-        with contextlib.suppress(Exception):  # the report then says "unknown"; never fail here
-            record_server_version(self.state, client)
+        ensure_server_version(self.state)
 
     def _delete_tracked(self, owner: str | None, label: str) -> None:
         """Delete the objects ``owner`` created (all, for None); remember what was left."""

@@ -17,13 +17,9 @@ import pytest
 from pytest_incluster.access.markers import AUTHZ_DENIAL, Denial
 from pytest_incluster.access.observed import server_decision
 from pytest_incluster.client import AlreadyExists, Forbidden, Invalid, K8sClient, NotFound
-from pytest_incluster.kube_versions import minor_of
-from pytest_incluster.local.versions import selected_kubernetes_version
+from tests.support.wording import impersonation_denied
 
 pytestmark = pytest.mark.controlplane
-
-RELEASE = selected_kubernetes_version()
-MINOR = minor_of(RELEASE)
 
 
 def refused(client: K8sClient, path: str) -> str:
@@ -79,16 +75,7 @@ def test_the_impersonation_denial_of_this_release(runner: K8sClient, unique_name
     server then words the denial with the constrained verb. Both forms name the runner, and the
     plugin reads both as "the runner may not impersonate", never as the subject's denial."""
     message = refused(runner.impersonate("mallory"), "/api")
-    if MINOR is not None and MINOR >= (1, 36):
-        expected = (
-            f'forbidden: User "{me(unique_namespace)}" cannot impersonate-on:user-info:get '
-            'path "/api"'
-        )
-    else:
-        expected = (
-            f'users "mallory" is forbidden: User "{me(unique_namespace)}" cannot impersonate '
-            'resource "users" in API group "" at the cluster scope'
-        )
+    expected = impersonation_denied(me(unique_namespace), "mallory", "/api")
     assert message == expected
     assert AUTHZ_DENIAL.search(message)
     denial = Denial.parse(message)
