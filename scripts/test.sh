@@ -24,5 +24,29 @@ echo "==> mypy --strict"
 echo "==> unit tests on the newest Python"
 NEWEST_PYTHON="$(bash "$ROOT/scripts/newest-python.sh")"
 "$NEWEST_PYTHON" -m pytest tests/unit -q -p no:cacheprovider
-echo "==> pytest"
-"$VENV/bin/python" -m pytest "$@"
+# Every test that talks to a control plane runs against each supported Kubernetes release
+# (pytest_incluster/kube_versions.py states them; a unit test keeps this line equal to it). The
+# newest runs the whole suite; the older ones run the tests marked `controlplane`.
+KUBERNETES_VERSIONS="v1.35.4 v1.36.3 v1.37.2"
+NEWEST="${KUBERNETES_VERSIONS##* }"
+NODE_FLAG=
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then NODE_FLAG=--node; fi
+failed=""
+for version in $NEWEST ${KUBERNETES_VERSIONS% *}; do
+    assets="$("$VENV/bin/pytest-incluster" assets --kubernetes-version "$version" $NODE_FLAG)"
+    if [ "$version" = "$NEWEST" ]; then
+        echo "==> pytest: the whole suite, control plane Kubernetes $version"
+        selection=()
+    else
+        echo "==> pytest: the control-plane tests on Kubernetes $version"
+        selection=(-m controlplane)
+    fi
+    started=$SECONDS
+    INCLUSTER_KUBERNETES_VERSION="$version" KUBEBUILDER_ASSETS="$assets" \
+        "$VENV/bin/python" -m pytest "${selection[@]}" "$@" || failed="$failed $version"
+    echo "==> Kubernetes $version: $((SECONDS - started)) s"
+done
+if [ -n "$failed" ]; then
+    echo "==> FAILED on Kubernetes:$failed"
+    exit 1
+fi

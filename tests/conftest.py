@@ -1,7 +1,10 @@
 """Session fixtures around one real, throwaway control plane (etcd + kube-apiserver).
 
-Tests that use them mark their module ``pytestmark = pytest.mark.controlplane``. Nothing starts
-unless a test asks for a fixture. The binaries are resolved like ``pytest-incluster assets`` does
+Tests that use them are marked ``controlplane`` (automatically, below; a test that starts a
+control plane some other way, for example ``--incluster-local`` in a pytester run, marks its
+module ``pytestmark = pytest.mark.controlplane``). ``scripts/test.sh`` runs the marked tests once
+per supported Kubernetes release (``INCLUSTER_KUBERNETES_VERSION``). Nothing starts unless a test
+asks for a fixture. The binaries are resolved like ``pytest-incluster assets`` does
 (``KUBEBUILDER_ASSETS``, else the cache, else a build with local Go, about ten minutes once);
 without Go or binaries the fixtures fail with the message that says what to install.
 
@@ -32,6 +35,17 @@ if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
 
 MakeServiceAccount = Callable[..., Path]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that reaches the control-plane binaries ``controlplane``.
+
+    The version matrix selects ``-m controlplane``; deriving the mark from the fixtures a test
+    uses means a new test cannot silently miss the older releases.
+    """
+    for item in items:
+        if "k8s_assets" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.controlplane)
 
 
 def _progress(message: str) -> None:

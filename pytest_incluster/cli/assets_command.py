@@ -7,7 +7,7 @@ from pathlib import Path
 from pytest_incluster.cli.console import progress
 
 
-def run_assets(directory: Path | None, kubernetes_version: str, node: bool = False) -> int:
+def run_assets(directory: Path | None, kubernetes_version: str | None, node: bool = False) -> int:
     """``assets``: print a directory holding the binaries (progress goes to stderr).
 
     ``node`` also builds kubelet, kube-controller-manager and kube-scheduler into the cache.

@@ -39,8 +39,8 @@ from pytest_incluster.cli.console import PROG, default_cluster_dir
 from pytest_incluster.cli.image_command import run_image
 from pytest_incluster.client.errors import ApiError, ApiUnreachable
 from pytest_incluster.config.errors import ConfigError
+from pytest_incluster.kube_versions import DEFAULT_KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERSIONS
 from pytest_incluster.local.errors import LocalError
-from pytest_incluster.local.versions import DEFAULT_KUBERNETES_VERSION
 from pytest_incluster.report.fetch import FetchError
 
 
@@ -54,9 +54,10 @@ def _add_assets(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     assets.add_argument("--dir", type=Path, help="use this directory (must hold all three)")
     assets.add_argument(
         "--kubernetes-version",
-        default=DEFAULT_KUBERNETES_VERSION,
+        default=None,
         metavar="V",
-        help=f"Kubernetes release to use or build (default: {DEFAULT_KUBERNETES_VERSION})",
+        help="Kubernetes release to use or build (default: $INCLUSTER_KUBERNETES_VERSION, else "
+        f"{DEFAULT_KUBERNETES_VERSION}; tested: {', '.join(SUPPORTED_KUBERNETES_VERSIONS)})",
     )
     assets.add_argument(
         "--node",

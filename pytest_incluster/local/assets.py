@@ -27,8 +27,15 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from pytest_incluster.kube_versions import DEFAULT_KUBERNETES_VERSION
 from pytest_incluster.local.errors import AssetsError
-from pytest_incluster.local.versions import BINARIES, DEFAULT_KUBERNETES_VERSION, NODE_BINARIES
+from pytest_incluster.local.versions import (
+    BINARIES,
+    ETCD_VERSION_FILE,
+    NODE_BINARIES,
+    VERSION_VARIABLE,
+    selected_kubernetes_version,
+)
 
 Progress = Callable[[str], None]
 
@@ -55,31 +62,41 @@ def missing_binaries(directory: Path, names: tuple[str, ...] = BINARIES) -> list
     ]
 
 
-def check_version(version: str) -> str:
+def check_version(version: str, source: str = "--kubernetes-version") -> str:
     """Reject anything but ``vMAJOR.MINOR.PATCH`` before it reaches a path or a go command."""
     if not _VERSION_RE.match(version):
         raise AssetsError(
-            f"--kubernetes-version {version!r} is not a Kubernetes release version; pass one of "
+            f"{source} {version!r} is not a Kubernetes release version; pass one of "
             f"the form vMAJOR.MINOR.PATCH, for example {DEFAULT_KUBERNETES_VERSION}."
         )
     return version
 
 
+def _chosen_version(kubernetes_version: str | None, env: Mapping[str, str]) -> str:
+    """The caller's version, else ``INCLUSTER_KUBERNETES_VERSION``, else the default; checked."""
+    if kubernetes_version is not None:
+        return check_version(kubernetes_version)
+    return check_version(selected_kubernetes_version(env), f"{VERSION_VARIABLE}=")
+
+
 def resolve_assets(
     directory: Path | None = None,
     *,
-    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    kubernetes_version: str | None = None,
     build: bool = True,
     progress: Progress = _quiet,
     env: Mapping[str, str] | None = None,
 ) -> Path:
     """Return a directory holding all of :data:`BINARIES`, building into the cache if allowed.
 
+    ``kubernetes_version`` defaults to ``INCLUSTER_KUBERNETES_VERSION``, else the newest
+    supported release (:func:`~pytest_incluster.local.versions.selected_kubernetes_version`).
+
     ``env`` defaults to ``os.environ``; it is a parameter so tests can vary
     ``KUBEBUILDER_ASSETS``, ``XDG_CACHE_HOME`` and ``PATH`` without touching the process.
     """
     env = os.environ if env is None else env
-    check_version(kubernetes_version)
+    kubernetes_version = _chosen_version(kubernetes_version, env)
     if directory is not None:
         missing = missing_binaries(directory)
         if missing:
@@ -104,6 +121,8 @@ def resolve_assets(
 
     target = cache_root(env) / kubernetes_version
     if not missing_binaries(target):
+        if build and not (target / ETCD_VERSION_FILE).exists():
+            _replace_etcd(target, kubernetes_version, progress=progress, env=env)
         return target
     reasons.append(f"the cache {target} is empty")
     if not build:
@@ -166,14 +185,48 @@ def _build_locked(
         return target
 
 
+def _replace_etcd(
+    target: Path, version: str, *, progress: Progress, env: Mapping[str, str]
+) -> None:
+    """Give a cache from before etcd followed the release (no ``etcd.version``) the release's
+    own etcd, under the cache lock; without Go it is left as it is and used."""
+    from pytest_incluster.local.build import build_release_etcd
+
+    go = shutil.which("go", path=env.get("PATH", os.defpath))
+    if go is None:
+        return
+    with _exclusive(target.parent / f".{version}.lock", progress):
+        if (target / ETCD_VERSION_FILE).exists():
+            return
+        work = Path(tempfile.mkdtemp(prefix=f".{version}.etcd-", dir=target.parent))
+        try:
+            out = work / "out"
+            out.mkdir()
+            build_release_etcd(
+                version,
+                out,
+                work,
+                go=go,
+                log_file=target.parent / f"{version}.etcd-build.log",
+                progress=progress,
+                env=env,
+            )
+            (out / "etcd").rename(target / "etcd")
+            (out / ETCD_VERSION_FILE).rename(target / ETCD_VERSION_FILE)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def resolve_node_assets(
     *,
-    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    kubernetes_version: str | None = None,
     build: bool = True,
     progress: Progress = _quiet,
     env: Mapping[str, str] | None = None,
 ) -> Path:
     """The cache directory of ``kubernetes_version`` once it holds :data:`NODE_BINARIES`.
+
+    ``kubernetes_version`` defaults as in :func:`resolve_assets`.
 
     The node binaries always live in the per-version cache, beside the control-plane ones (a
     ``KUBEBUILDER_ASSETS`` directory never has them). They are built into a temporary sibling
@@ -181,7 +234,7 @@ def resolve_node_assets(
     a binary complete or not at all.
     """
     env = os.environ if env is None else env
-    check_version(kubernetes_version)
+    kubernetes_version = _chosen_version(kubernetes_version, env)
     target = cache_root(env) / kubernetes_version
     if not missing_binaries(target, NODE_BINARIES):
         return target

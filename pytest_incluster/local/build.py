@@ -30,9 +30,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from pytest_incluster.local.errors import AssetsError
 from pytest_incluster.local.processes import log_tail
-from pytest_incluster.local.versions import ETCD_VERSION
+from pytest_incluster.local.versions import ETCD_VERSION_FILE
 
 Progress = Callable[[str], None]
 
@@ -256,11 +258,48 @@ def _require_go(go: _Go, needed: str, what: str, cwd: Path) -> None:
         )
 
 
+def release_etcd_version(dependencies_yaml: str, kubernetes_version: str) -> str:
+    """The etcd release a Kubernetes release is tested with, from its ``build/dependencies.yaml``.
+
+    Upstream pins its etcd there (the ``etcd`` dependency, e.g. ``version: 3.6.6`` in v1.35.4,
+    ``3.7.0`` in v1.37.2) and keeps every manifest and CI job in step with it; reading it from the
+    release itself means a new release needs no table here, and each release runs against the
+    etcd its own CI ran against.
+    """
+    document = yaml.safe_load(dependencies_yaml) or {}
+    for dependency in document.get("dependencies") or ():
+        if isinstance(dependency, dict) and dependency.get("name") == "etcd":
+            version = str(dependency.get("version", "")).lstrip("v")
+            if re.fullmatch(r"\d+\.\d+\.\d+", version):
+                return f"v{version}"
+    raise BuildError(
+        f"{KUBE_MODULE} {kubernetes_version}'s build/dependencies.yaml names no etcd version; "
+        "this builder cannot tell which etcd the release is tested with. Pass another "
+        "--kubernetes-version."
+    )
+
+
+def _release_etcd(version: str, info: Mapping[str, str]) -> str:
+    """The etcd version of the downloaded release ``info`` (``go mod download -json``)."""
+    dependencies = Path(info["Dir"]) / "build" / "dependencies.yaml"
+    try:
+        text = dependencies.read_text()
+    except OSError as exc:
+        raise BuildError(
+            f"Cannot read {dependencies} ({exc.strerror}), which names the etcd release "
+            f"Kubernetes {version} is tested with. Remove Go's module cache entry "
+            f"(`go clean -modcache`) and run `pytest-incluster assets` again."
+        ) from None
+    return release_etcd_version(text, version)
+
+
 def _build_kubernetes(
     go: _Go, version: str, out: Path, work: Path, names: Sequence[str] = KUBE_COMMANDS
-) -> None:
+) -> str:
+    """Build ``names``; return the etcd version the release is tested with."""
     go.progress(f"fetching {KUBE_MODULE} {version} from the Go module proxy")
     info = go.download(f"{KUBE_MODULE}@{version}", work)
+    etcd_version = _release_etcd(version, info)
     upstream = parse_upstream_gomod(Path(info["GoMod"]).read_text())
     _require_go(go, upstream.go, f"Kubernetes {version}", work)
     if not upstream.staging:
@@ -306,18 +345,19 @@ def _build_kubernetes(
         module_dir,
         what=what,
     )
+    return etcd_version
 
 
-def _build_etcd(go: _Go, out: Path, work: Path) -> None:
-    go.progress(f"fetching {ETCD_MODULE} {ETCD_VERSION} from the Go module proxy")
-    info = go.download(f"{ETCD_MODULE}@{ETCD_VERSION}", work)
+def _build_etcd(go: _Go, etcd_version: str, out: Path, work: Path) -> None:
+    go.progress(f"fetching {ETCD_MODULE} {etcd_version} from the Go module proxy")
+    info = go.download(f"{ETCD_MODULE}@{etcd_version}", work)
     upstream = parse_upstream_gomod(Path(info["GoMod"]).read_text())
-    _require_go(go, upstream.go, f"etcd {ETCD_VERSION}", work)
+    _require_go(go, upstream.go, f"etcd {etcd_version}", work)
     module_dir = work / "etcd"
     module_dir.mkdir()
     (module_dir / "go.mod").write_text(
         render_wrapper_gomod(
-            "incluster.local/etcdbuild", upstream, f"{ETCD_MODULE} {ETCD_VERSION}", {}
+            "incluster.local/etcdbuild", upstream, f"{ETCD_MODULE} {etcd_version}", {}
         )
     )
     (module_dir / "tools.go").write_text(render_tools_go([ETCD_MODULE]))
@@ -328,6 +368,7 @@ def _build_etcd(go: _Go, out: Path, work: Path) -> None:
         module_dir,
         what="compiling etcd",
     )
+    (out / ETCD_VERSION_FILE).write_text(etcd_version + "\n")
 
 
 def _release_go(go: str, env: Mapping[str, str], log_file: Path, progress: Progress) -> _Go:
@@ -354,10 +395,33 @@ def build_assets(
     command's output and is named in errors.
     """
     log_file.write_text(f"pytest-incluster build of Kubernetes {kubernetes_version}\n")
-    progress(f"building Kubernetes {kubernetes_version} and etcd {ETCD_VERSION} (log: {log_file})")
+    progress(f"building Kubernetes {kubernetes_version} and its etcd (log: {log_file})")
     runner = _release_go(go, env, log_file, progress)
-    _build_kubernetes(runner, kubernetes_version, out, work)
-    _build_etcd(runner, out, work)
+    etcd_version = _build_kubernetes(runner, kubernetes_version, out, work)
+    _build_etcd(runner, etcd_version, out, work)
+
+
+def build_release_etcd(
+    kubernetes_version: str,
+    out: Path,
+    work: Path,
+    *,
+    go: str,
+    log_file: Path,
+    progress: Progress,
+    env: Mapping[str, str],
+) -> None:
+    """Build only the etcd ``kubernetes_version`` is tested with into ``out``.
+
+    For a cache written before the etcd followed the release (it has no ``etcd.version``): the
+    Kubernetes binaries stay, the etcd is replaced by the release's own.
+    """
+    log_file.write_text(f"pytest-incluster build of the etcd of Kubernetes {kubernetes_version}\n")
+    runner = _release_go(go, env, log_file, progress)
+    info = runner.download(f"{KUBE_MODULE}@{kubernetes_version}", work)
+    etcd_version = _release_etcd(kubernetes_version, info)
+    progress(f"building etcd {etcd_version}, which Kubernetes {kubernetes_version} is tested with")
+    _build_etcd(runner, etcd_version, out, work)
 
 
 def build_node_assets(

@@ -11,10 +11,12 @@ A run that only lists tests (``--collect-only`` and the like) connects nowhere.
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_incluster.config.errors import ConfigError
+from pytest_incluster.kube_versions import support_warning
 from pytest_incluster.pytest_plugin.cluster_access import (
     cluster_config,
     runner_identity,
@@ -23,6 +25,9 @@ from pytest_incluster.pytest_plugin.cluster_access import (
 from pytest_incluster.pytest_plugin.run_context_hooks import run_context
 from pytest_incluster.pytest_plugin.settings import get_setting, listing_only
 from pytest_incluster.pytest_plugin.state import SessionState, get_state
+
+if TYPE_CHECKING:
+    from pytest_incluster.client.client import K8sClient
 
 
 def header_lines(config: pytest.Config) -> list[str]:
@@ -47,8 +52,7 @@ def header_lines(config: pytest.Config) -> list[str]:
     version = identity = "unknown"
     try:
         client = session_client(config)
-        state.server_version = client.server_version()
-        version = state.server_version
+        version = record_server_version(state, client)
         me = runner_identity(config)
         identity = me.username
         groups = [g for g in me.groups if g != "system:authenticated"]
@@ -75,6 +79,28 @@ def header_lines(config: pytest.Config) -> list[str]:
         f"namespace {resolved.namespace} | source {resolved.source}"
     )
     return _with_warnings(state, [line], context)
+
+
+def record_server_version(state: SessionState, client: K8sClient) -> str:
+    """Ask ``/version`` once, remember it for the report, and warn (once) about an old server.
+
+    Called by the header, and at the end of a run that printed none (``-q``), so the report
+    names the server version either way.
+    """
+    state.server_version = client.server_version()
+    warning = support_warning(state.server_version)
+    if warning is not None and warning not in state.warnings:
+        state.warnings.append(warning)
+    return state.server_version
+
+
+def ensure_server_version(state: SessionState) -> None:
+    """At the end of a run whose header did not ask (``-q``, ``--no-header``): ask now, if a
+    test connected, for the report and the old-server warning. Never fails the run."""
+    if state.client is None or state.server_version is not None:
+        return
+    with contextlib.suppress(Exception):  # the report then says "unknown"
+        record_server_version(state, state.client)
 
 
 def _with_warnings(state: SessionState, lines: list[str], context: str = "") -> list[str]:

@@ -87,6 +87,9 @@ class HtmlReportPlugin:
         # pytest-html keeps a reference to the metadata dict and renders it at its (trylast)
         # sessionfinish. Not earlier: identity and version are only known once the header or a
         # test connected, and pytest-metadata would print these HTML values in the -v header.
+        from pytest_incluster.pytest_plugin.header import ensure_server_version
+
+        ensure_server_version(self.state)
         metadata = _metadata(self.config)
         if metadata is not None:
             for key in _NOT_SHOWN:

@@ -102,6 +102,9 @@ class SessionHooks:
         # still tracked was created outside both (a hook, a conftest at import). Delete it
         # while the client (and the report) still exist.
         self._delete_tracked(None, "session")
+        from pytest_incluster.pytest_plugin.header import ensure_server_version
+
+        ensure_server_version(self.state)
 
     def _delete_tracked(self, owner: str | None, label: str) -> None:
         """Delete the objects ``owner`` created (all, for None); remember what was left."""

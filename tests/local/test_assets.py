@@ -64,6 +64,18 @@ toolchain go1.26.10
 replace go.etcd.io/etcd/api/v3 => ../api
 """
 
+# The part of upstream's build/dependencies.yaml the builder reads (v1.35.4's etcd).
+UPSTREAM_DEPENDENCIES = """\
+dependencies:
+  - name: "coredns-kube-up"
+    version: 1.12.4
+  - name: "etcd"
+    version: 3.6.6
+    refPaths:
+    - path: cluster/gce/manifests/etcd.manifest
+      match: etcd_docker_tag|etcd_version
+"""
+
 FAKE_GO = """\
 #!{python}
 import json, os, pathlib, sys, time
@@ -85,7 +97,7 @@ elif args[:3] == ["mod", "download", "-json"]:
     info = root / (name + ".info")
     info.write_text(json.dumps({{"Version": version, "Time": "2026-10-27T12:01:04Z"}}))
     print(json.dumps({{"Path": module, "Version": version, "GoMod": str(root / (name + ".mod")),
-                      "Info": str(info)}}))
+                      "Info": str(info), "Dir": str(root / (name + ".src"))}}))
 elif args[:2] == ["mod", "tidy"]:
     wrapper = pathlib.Path.cwd()
     (root / (wrapper.name + ".go.mod")).write_text((wrapper / "go.mod").read_text())
@@ -116,6 +128,8 @@ def fake_go(tmp_path: Path) -> dict[str, str]:
     (root / "bin").mkdir(parents=True)
     (root / "kube.mod").write_text(UPSTREAM_GOMOD)
     (root / "etcd.mod").write_text(ETCD_GOMOD)
+    (root / "kube.src" / "build").mkdir(parents=True)
+    (root / "kube.src" / "build" / "dependencies.yaml").write_text(UPSTREAM_DEPENDENCIES)
     go = root / "bin" / "go"
     go.write_text(FAKE_GO.format(python=sys.executable))
     go.chmod(0o755)
@@ -196,6 +210,22 @@ def test_a_bad_version_is_rejected_before_any_path_or_command() -> None:
         resolve_assets(kubernetes_version="1.37", env={})
 
 
+def test_the_version_variable_chooses_the_release_and_is_checked(tmp_path: Path) -> None:
+    cached = make_bin_dir(tmp_path / "cache" / "pytest-incluster" / "k8s" / "v1.35.4")
+    make_bin_dir(tmp_path / "cache" / "pytest-incluster" / "k8s" / DEFAULT_KUBERNETES_VERSION)
+    env = {
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "PATH": str(tmp_path / "no-bin"),
+        "INCLUSTER_KUBERNETES_VERSION": "v1.35.4",
+    }
+    assert resolve_assets(env=env) == cached
+    # An explicit version wins over the variable; without the variable, the newest release.
+    assert resolve_assets(env=env, kubernetes_version=DEFAULT_KUBERNETES_VERSION) != cached
+    assert resolve_assets(env={"XDG_CACHE_HOME": str(tmp_path / "cache")}) != cached
+    with pytest.raises(AssetsError, match=r"^INCLUSTER_KUBERNETES_VERSION= '1\.35' is not a"):
+        resolve_assets(env=env | {"INCLUSTER_KUBERNETES_VERSION": "1.35"})
+
+
 def test_no_go_and_no_assets_explains_both_ways_out(tmp_path: Path) -> None:
     env = {
         "PATH": str(tmp_path / "empty-bin"),
@@ -231,7 +261,8 @@ def test_build_writes_wrapper_modules_and_release_flags(fake_go: dict[str, str])
     target = resolve_assets(env=fake_go, kubernetes_version="v1.37.2", progress=said.append)
     root = Path(fake_go["FAKE_GO_ROOT"])
     assert target == Path(fake_go["XDG_CACHE_HOME"]) / "pytest-incluster/k8s/v1.37.2"
-    assert sorted(p.name for p in target.iterdir()) == sorted(BINARIES)
+    assert sorted(p.name for p in target.iterdir()) == sorted([*BINARIES, "etcd.version"])
+    assert (target / "etcd.version").read_text() == "v3.6.6\n"
     assert said[-1].startswith(f"built Kubernetes v1.37.2 into {target} in ")
 
     assert (root / "kube.go.mod").read_text() == textwrap.dedent("""\
@@ -254,7 +285,8 @@ def test_build_writes_wrapper_modules_and_release_flags(fake_go: dict[str, str])
     assert '_ "k8s.io/kubernetes/cmd/kube-apiserver"' in (root / "kube.tools.go").read_text()
     etcd_gomod = (root / "etcd.go.mod").read_text()
     assert etcd_gomod.startswith("module incluster.local/etcdbuild\n\ngo 1.25.0\n\n")
-    assert "require go.etcd.io/etcd/server/v3 v3.6.16\n" in etcd_gomod
+    # The etcd the release's own build/dependencies.yaml names, not a version pinned here.
+    assert "require go.etcd.io/etcd/server/v3 v3.6.6\n" in etcd_gomod
     assert "replace" not in etcd_gomod  # etcd's relative replaces are not copied
 
     recorded = calls(fake_go)
@@ -286,7 +318,9 @@ def test_node_build_adds_three_binaries_beside_the_control_plane(fake_go: dict[s
     assert done.returncode == 0, done.stderr
     target = Path(fake_go["XDG_CACHE_HOME"]) / "pytest-incluster/k8s" / DEFAULT_KUBERNETES_VERSION
     assert done.stdout == f"{target}\n"
-    assert sorted(p.name for p in target.iterdir()) == sorted(BINARIES + NODE_BINARIES)
+    assert sorted(p.name for p in target.iterdir()) == sorted(
+        [*BINARIES, *NODE_BINARIES, "etcd.version"]
+    )
     builds = [c for c in calls(fake_go) if c["argv"][0] == "build"]  # type: ignore[index]
     node = builds[-1]["argv"]
     assert isinstance(node, list)
@@ -385,3 +419,27 @@ def test_version_helpers() -> None:
     assert go_version_tuple("1.26") == (1, 26, 0)
     assert go_version_tuple("devel go1.27-abc") is None
     assert staging_version("v1.37.2") == "v0.37.2"
+
+
+def test_a_cache_from_before_etcd_followed_the_release_gets_the_releases_etcd(
+    fake_go: dict[str, str],
+) -> None:
+    target = make_bin_dir(
+        Path(fake_go["XDG_CACHE_HOME"]) / "pytest-incluster" / "k8s" / DEFAULT_KUBERNETES_VERSION
+    )
+    apiserver = (target / "kube-apiserver").read_text()
+    assert resolve_assets(env=fake_go) == target
+    builds = [c["argv"] for c in calls(fake_go) if c["argv"][0] == "build"]  # type: ignore[index]
+    assert [b[-1] for b in builds] == ["go.etcd.io/etcd/server/v3"]  # type: ignore[index]
+    assert (target / "etcd.version").read_text() == "v3.6.6\n"
+    assert (target / "etcd").read_text() == "#!/bin/sh\necho fake\n"  # the new one
+    assert (target / "kube-apiserver").read_text() == apiserver  # untouched
+    resolve_assets(env=fake_go)
+    assert len([c for c in calls(fake_go) if c["argv"][0] == "build"]) == 1  # type: ignore[index]
+
+
+def test_without_go_an_old_cache_is_used_as_it_is(tmp_path: Path) -> None:
+    target = make_bin_dir(tmp_path / "cache" / "pytest-incluster" / "k8s" / "v1.36.3")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": str(tmp_path / "no-bin")}
+    assert resolve_assets(env=env, kubernetes_version="v1.36.3") == target
+    assert not (target / "etcd.version").exists()

@@ -12,7 +12,7 @@ from cryptography import x509
 
 from pytest_incluster.local.controlplane import ControlPlane, process_rss_kib
 from pytest_incluster.local.processes import port_in_use
-from pytest_incluster.local.versions import DEFAULT_KUBERNETES_VERSION
+from pytest_incluster.local.versions import selected_kubernetes_version
 
 pytestmark = pytest.mark.controlplane
 
@@ -25,8 +25,11 @@ def test_ready_with_default_namespace_and_release_version(control_plane: Control
     assert (readyz.status_code, readyz.text) == (200, "ok")
     assert default.json()["status"]["phase"] == "Active"
     # The builder's ldflags make /version report the release, not v0.0.0-master.
-    assert version["gitVersion"] == DEFAULT_KUBERNETES_VERSION
-    assert (version["major"], version["minor"]) == ("1", DEFAULT_KUBERNETES_VERSION.split(".")[1])
+    assert version["gitVersion"] == selected_kubernetes_version()
+    assert (version["major"], version["minor"]) == (
+        "1",
+        selected_kubernetes_version().split(".")[1],
+    )
 
 
 def test_admin_is_a_cluster_admin_by_client_certificate(control_plane: ControlPlane) -> None:

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from pytest_incluster.local.node.layout import netns_name
+from pytest_incluster.local.versions import selected_kubernetes_version
 from tests.node.machine import snapshot
 
 CLI = (sys.executable, "-m", "pytest_incluster.cli")
-VERSION = "v1.37.2"
+VERSION = selected_kubernetes_version()  # the release under test (CI runs each)
 
 
 def up(

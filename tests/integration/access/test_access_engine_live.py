@@ -202,7 +202,7 @@ def test_a_runner_that_may_not_impersonate_is_told_so(
         finally:
             checker.close()
     assert result.error.startswith("the runner may not impersonate alice: ")
-    # v1.37 words it for constrained impersonation: "cannot impersonate-on:user-info:get ..."
+    # v1.36+ words it for constrained impersonation: "cannot impersonate-on:user-info:get ..."
     assert f'User "{shop.who("viewer")}" cannot impersonate' in result.error
     assert result.error.endswith(
         "Grant the runner the 'impersonate' verb on that user/serviceaccount (and its groups), "

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pytest_incluster.local.versions import selected_kubernetes_version
+
 pytestmark = pytest.mark.controlplane
 
 MANIFEST = """
@@ -75,7 +77,8 @@ def test_local_option(local_suite: pytest.Pytester) -> None:
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(
         [
-            "incluster: server https://127.0.0.1:* | kubernetes v1.37.2 | identity "
+            f"incluster: server https://127.0.0.1:* | kubernetes {selected_kubernetes_version()} | "
+            "identity "
             "system:serviceaccount:shop:api * | namespace shop | source local control plane as "
             "shop/api"
         ]

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pytest_incluster.local.versions import selected_kubernetes_version
 from tests.support.podmount import run_in_pod
 
 pytestmark = pytest.mark.controlplane
@@ -98,7 +99,7 @@ def test_pod_faithful_run(
     out = result.stdout + result.stderr
     assert result.returncode == 1, out
     assert (
-        f"incluster: server {pod_server} | kubernetes v1.37.2 | identity "
+        f"incluster: server {pod_server} | kubernetes {selected_kubernetes_version()} | identity "
         "system:serviceaccount:default:default" in out
     ), out
     for passed in (

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pytest_incluster.local.versions import selected_kubernetes_version
 from tests.support.htmlreport import read_report, test_log
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ def test_report_is_stored_in_configmaps_and_fetched(
     env = data["environment"]
     assert env["Identity"] == f"system:serviceaccount:{unique_namespace}:runner"
     assert env["Namespace"] == unique_namespace
-    assert env["Kubernetes version"].startswith("v1.")
+    assert env["Kubernetes version"] == selected_kubernetes_version()
     denied = test_log(data, "test_suite.py::test_runner_may_not_read_pods")
     # The real server's 403 message carries the hostile name: shown escaped, never as markup.
     assert "&lt;img src=x onerror=alert(1)&gt;\\x1b[31m" in denied
@@ -193,6 +194,21 @@ def test_report_is_stored_in_configmaps_and_fetched(
     allowed = test_log(data, "test_suite.py::test_runner_may_read_configmaps")
     assert "?limit=1</td><td>200</td>" in allowed
     assert "2 access checks: 2 passed, 0 failed" in page
+
+
+def test_a_quiet_run_without_a_header_still_names_the_server_version(
+    pytester: pytest.Pytester,
+    unique_namespace: str,
+    make_service_account: Callable[..., Path],
+    run_as_pod: Callable[..., pytest.RunResult],
+) -> None:
+    # -q prints no header, which is where the version used to be asked.
+    pytester.makepyfile("def test_reads(k8s):\n    k8s.get('/api')\n")
+    result = run_as_pod(make_service_account(unique_namespace, "runner"), "-q", "--html=r.html")
+    result.assert_outcomes(passed=1)
+    assert not any("kubernetes v1." in line for line in result.outlines)
+    _, data = read_report(pytester.path / "r.html")
+    assert data["environment"]["Kubernetes version"] == selected_kubernetes_version()
 
 
 def test_upload_that_is_not_allowed_is_a_warning_not_a_failure(

@@ -21,6 +21,7 @@ LAYERS: dict[str, float] = {
     "calls": 0,
     "secret": 0,
     "version": 0,
+    "kube_versions": 0,
     "config": 2,
     "credentials": 2.5,  # exec credential plugins: above config, below the client that uses them
     "client": 3,
@@ -56,6 +57,7 @@ PYTEST_FREE = (
     "calls",
     "secret",
     "version",
+    "kube_versions",
 )
 MAX_FUNCTION_LINES = 80
 
