@@ -60,6 +60,7 @@ from pytest_incluster.config.model import ClusterConfig, shown_proxy
 from pytest_incluster.version import __version__
 
 if TYPE_CHECKING:
+    from pytest_incluster.admission.decision import AdmissionDecision
     from pytest_incluster.client.api_discovery import Discovery
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -383,6 +384,26 @@ class K8sClient(httpx.Client):
         from pytest_incluster.access.check import check_access
 
         return check_access(self, entry, namespace=namespace, mode=mode)
+
+    def admission_check(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        namespace: str | None = None,
+        operation: Literal["create", "update", "apply"] = "create",
+    ) -> AdmissionDecision:
+        """Would the cluster admit ``obj``? Sent as a server-side dry run (``dryRun=All``):
+        ``create`` (POST), or ``update`` (PUT) / ``apply`` (server-side apply) of an existing
+        object. Nothing is stored.
+
+        Returns an ``AdmissionDecision`` (truthy when admitted) with ``stage`` (authorization,
+        admission, quota or validation), ``by`` (``PodSecurity``, the policy and binding, the
+        webhook, the quota), the server's message and its ``Warning`` headers. A refusal is
+        returned, not raised; a 404 (no such namespace), a 409 or a server error still raise.
+        """
+        from pytest_incluster.admission.check import admission_check
+
+        return admission_check(self, obj, namespace=namespace, operation=operation)
 
     def wait_for_access(
         self,
