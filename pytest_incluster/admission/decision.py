@@ -47,7 +47,7 @@ class AdmissionDecision:
     admitted: bool
     target: str  # "Pod/name" (the kind and metadata.name or generateName)
     namespace: str  # "" for cluster-scoped objects
-    operation: Operation
+    operation: str  # create, update, apply (server-side apply), patch, delete
     status: int
     message: str = ""  # the server's Status.message when refused; untrusted text
     warnings: tuple[str, ...] = ()
@@ -79,3 +79,25 @@ class AdmissionDecision:
         if self.warnings:
             text += "; warnings: " + " | ".join(self.warnings)
         return text
+
+
+@dataclass(frozen=True)
+class AdmissionRecord:
+    """One admission decision of a test, as the report and the results file show it.
+
+    ``expected`` is what the test or access document demanded ("rejected", "admitted", or ""
+    when it demanded nothing of this request); ``stage`` is "" when admitted.
+    """
+
+    test_id: str
+    subject: str
+    namespace: str
+    target: str  # "Pod/name", or the resource path's "pods[/name]" for requests not named
+    operation: str
+    expected: str
+    admitted: bool
+    stage: str
+    by: str
+    message: str
+    warnings: tuple[str, ...] = ()
+    passed: bool | None = None  # None: nothing was expected of it

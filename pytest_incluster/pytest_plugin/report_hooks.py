@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_incluster.access.decision import AccessOutcome
+from pytest_incluster.admission.decision import AdmissionRecord
 from pytest_incluster.calls import ApiCall
 from pytest_incluster.pytest_plugin.run_context_hooks import run_context
 from pytest_incluster.pytest_plugin.settings import listing_only
@@ -270,6 +271,9 @@ class ReportPlugin:
             report.incluster_outcomes = [  # type: ignore[attr-defined]
                 dataclasses.asdict(o) for o in state.outcomes if o.test_id == item.nodeid
             ]
+            report.incluster_admission = [  # type: ignore[attr-defined]
+                dataclasses.asdict(a) for a in state.admission if a.test_id == item.nodeid
+            ]
         redact_report(report, redactor)
         return report
 
@@ -299,6 +303,10 @@ class ReportPlugin:
             state.calls.record(ApiCall(**fields))
         for fields in outcomes or ():
             state.outcomes.append(AccessOutcome(**fields))
+        for fields in getattr(report, "incluster_admission", None) or ():
+            state.admission.append(
+                AdmissionRecord(**{**fields, "warnings": tuple(fields["warnings"])})
+            )
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
