@@ -68,7 +68,7 @@ def _serving_pair(directory: Path) -> tuple[Path, Path]:
 
 def _handler(log: Path) -> type[BaseHTTPRequestHandler]:
     class Review(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             request = review["request"]
             name = (request.get("object") or {}).get("metadata", {}).get("name", "")
@@ -94,7 +94,7 @@ def _handler(log: Path) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     return Review
