@@ -59,3 +59,16 @@ def _resource_of(path: str) -> str:
 def decisions_of(calls: Iterable[ApiCall]) -> list[AdmissionDecision]:
     """The admission decisions among ``calls``, in order."""
     return [d for d in map(decision_of, calls) if d is not None]
+
+
+def verdict_text(decision: AdmissionDecision) -> str:
+    """``admitted``, ``admitted; warning: ...`` or ``rejected by admission (PodSecurity)``: the
+    decision as the call log shows it next to the request."""
+    if decision.refusal is None:
+        text = "admitted"
+    else:
+        by = f" ({decision.by})" if decision.by and decision.by != decision.stage else ""
+        text = f"rejected by {decision.stage}{by}"
+    if decision.warnings:
+        text += "; warning: " + " | ".join(decision.warnings)
+    return text

@@ -55,7 +55,12 @@ from pytest_incluster.client.tracking import (
     delete_objects,
     delete_options,
 )
-from pytest_incluster.client.transport import RetryPolicy, RetryTransport, is_tls_failure
+from pytest_incluster.client.transport import (
+    TARGET_EXTENSION,
+    RetryPolicy,
+    RetryTransport,
+    is_tls_failure,
+)
 from pytest_incluster.config.model import ClusterConfig, shown_proxy
 from pytest_incluster.version import __version__
 
@@ -116,6 +121,13 @@ class _Borrowed(httpx.BaseTransport):
 
     def close(self) -> None:
         pass
+
+
+def _target(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The request extension that names the object in its call-log entry (``Pod/web``)."""
+    meta = obj.get("metadata") or {}
+    name = meta.get("name") or meta.get("generateName") or "(unnamed)"
+    return {TARGET_EXTENSION: f"{obj.get('kind')}/{name}"}
 
 
 def _owner(call_log: CallLog | None) -> str | None:
@@ -504,7 +516,10 @@ class K8sClient(httpx.Client):
         if ns is not None:
             body["metadata"] = {**(obj.get("metadata") or {}), "namespace": ns}
         response = self.post(
-            resource_path(resource, namespace=ns), json=body, params=self._query(dry_run)
+            resource_path(resource, namespace=ns),
+            json=body,
+            params=self._query(dry_run),
+            extensions=_target(obj),
         )
         created: dict[str, Any] = json_body(response)
         if not dry_run:
@@ -539,6 +554,7 @@ class K8sClient(httpx.Client):
             content=json.dumps(body).encode(),
             headers={"Content-Type": APPLY_PATCH},
             params=params,
+            extensions=_target(obj),
         )
         applied: dict[str, Any] = json_body(response)
         if response.status_code == 201 and not dry_run:

@@ -93,7 +93,7 @@ class AdmissionHooks:
         those of ``k8s.admission_check`` (its requests name their target object)."""
         calls = get_state(self.config).calls.for_test(item.nodeid)
         calls = calls[item.stash.get(CALLS_FROM_KEY, 0) :]
-        return decisions_of(c for c in calls if c.target or not checks_only)
+        return decisions_of(c for c in calls if not checks_only or _dry_run_check(c))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -111,6 +111,11 @@ class AdmissionHooks:
             )
             get_state(self.config).admission.extend(records)
         return report
+
+
+def _dry_run_check(call: ApiCall) -> bool:
+    """A request of ``k8s.admission_check`` (or another dry run naming its object)."""
+    return bool(call.target) and "dryRun=All" in call.path
 
 
 def admission_records(
@@ -146,6 +151,12 @@ def admission_records(
 
 
 def _listing(calls: Sequence[ApiCall]) -> str:
+    """The test's requests, each write with the admission decision on it."""
     from pytest_incluster.access.markers import calls_listing
+    from pytest_incluster.admission.observed import decision_of, verdict_text
 
-    return calls_listing(calls)
+    lines = calls_listing(calls).splitlines()
+    return "\n".join(
+        line + (f" [{verdict_text(d)}]" if (d := decision_of(call)) is not None else "")
+        for line, call in zip(lines, calls, strict=False)
+    ) or calls_listing(calls)
