@@ -26,6 +26,11 @@ from typing import Any, Literal
 
 import yaml
 
+from pytest_incluster.access.admission_entries import (
+    ADMISSION_LISTS,
+    AdmissionEntry,
+    parse_admission_list,
+)
 from pytest_incluster.access.grammar import CheckSpec, GrammarError, parse_entry
 from pytest_incluster.config.names import DNS_LABEL
 from pytest_incluster.errors import InclusterError
@@ -34,7 +39,17 @@ Mode = Literal["review", "request", "both"]
 Expected = Literal["allowed", "forbidden"]
 MODES: tuple[Mode, ...] = ("review", "request", "both")
 EXPECTATIONS: tuple[Expected, ...] = ("allowed", "forbidden")
-KEYS = ("as", "groups", "namespace", "mode", "markers", "allowed", "forbidden")
+KEYS = (
+    "as",
+    "groups",
+    "namespace",
+    "mode",
+    "markers",
+    "allowed",
+    "forbidden",
+    "admitted",
+    "rejected",
+)
 SA_PREFIX = "system:serviceaccount:"
 
 _STR = "tag:yaml.org,2002:str"
@@ -148,6 +163,7 @@ class SubjectDoc:
     markers: tuple[str, ...]
     entries: tuple[MatrixEntry, ...]
     key_lines: Mapping[str, int] = field(default_factory=dict)
+    admission: tuple[AdmissionEntry, ...] = ()  # the admitted:/rejected: objects
 
 
 def _line(node: yaml.Node) -> int:
@@ -246,7 +262,8 @@ class _Document:
                 mode = chosen
         markers = self._markers(values)
         entries = self._entries(values)
-        if not self.problems and not entries:
+        admission = self._admission(values)
+        if not self.problems and not entries and not admission:
             self.problem(
                 self.root,
                 "this document checks nothing: give it an 'allowed:' or 'forbidden:' list",
@@ -263,7 +280,25 @@ class _Document:
             markers=markers,
             entries=tuple(entries),
             key_lines=key_lines,
+            admission=tuple(admission),
         )
+
+    def _admission(self, values: dict[str, yaml.Node]) -> list[AdmissionEntry]:
+        """The ``admitted:``/``rejected:`` objects; one name listed twice is a problem."""
+        found: list[AdmissionEntry] = []
+        for key in ADMISSION_LISTS:
+            if key in values:
+                found += parse_admission_list(key, values[key], self.path, self.problem)
+        lines: dict[str, int] = {}
+        for entry in found:
+            if entry.name in lines:
+                self.problem(
+                    entry.line,
+                    f"'{entry.name}' is listed twice (first on line {lines[entry.name]}); "
+                    "give each object its own name",
+                )
+            lines.setdefault(entry.name, entry.line)
+        return found
 
     def _subject(self, values: dict[str, yaml.Node]) -> Subject:
         user = None

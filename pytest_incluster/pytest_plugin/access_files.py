@@ -241,13 +241,16 @@ class AccessFile(pytest.File):
 
 
 class AccessSubject(pytest.Collector):
-    """One document: who is asked about; children are its ``allowed``/``forbidden`` lists."""
+    """One document: who is asked about; children are its ``allowed``/``forbidden`` lists and
+    its ``admitted``/``rejected`` objects (:mod:`.admission_items`)."""
 
     def __init__(self, *, doc: SubjectDoc, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.doc = doc
 
     def collect(self) -> Iterator[pytest.Collector]:
+        from pytest_incluster.pytest_plugin.admission_items import admission_lists
+
         for expected in EXPECTATIONS:
             entries = [e for e in self.doc.entries if e.expected == expected]
             if entries:
@@ -255,6 +258,7 @@ class AccessSubject(pytest.Collector):
                     self, name=expected, doc=self.doc, entries=entries
                 )
                 yield node
+        yield from admission_lists(self, self.doc)
 
 
 class AccessExpectation(pytest.Collector):

@@ -47,6 +47,8 @@ class AdmissionHooks:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         errors = []
         for item in items:
+            if ADMISSION_KEY in item.stash:
+                continue  # an access document's admitted:/rejected: object
             markers = [(m.name, m.args, m.kwargs) for m in item.iter_markers()]
             try:
                 item.stash[ADMISSION_KEY] = parse_markers(markers)

@@ -94,7 +94,7 @@ def test_several_documents_and_defaults() -> None:
         (
             "allow:\n  - get pods\n",
             "shop.access.yaml:1: unknown key 'allow' (did you mean 'allowed'?); valid keys: "
-            "as, groups, namespace, mode, markers, allowed, forbidden",
+            "as, groups, namespace, mode, markers, allowed, forbidden, admitted, rejected",
         ),
         (
             "allowed:\n  - get pods\n  - lst pods\n",
@@ -195,7 +195,7 @@ def test_several_documents_and_defaults() -> None:
         (
             "- get pods\n",
             "shop.access.yaml:1: a document must be a mapping of keys (as, groups, namespace, "
-            "mode, markers, allowed, forbidden), got a list",
+            "mode, markers, allowed, forbidden, admitted, rejected), got a list",
         ),
         (
             "[allowed]: [get pods]\n",
