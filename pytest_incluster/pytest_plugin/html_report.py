@@ -176,5 +176,5 @@ class HtmlReportPlugin:
             notes.insert(0, ended.note)
         prefix.append(h.warnings_box(notes))
         prefix.append(h.run_context(run_context(self.config).rows()))
-        summary.append(h.access_summary(self.state.outcomes))
+        summary.append(h.access_summary(self.state.outcomes, self.state.admission))
         postfix.append(SORT_SCRIPT)
