@@ -21,9 +21,9 @@ from pytest_incluster.version import __version__
 
 if TYPE_CHECKING:
     from pytest_incluster.access.decision import AccessDecision, AccessRequest
-    from pytest_incluster.admission.decision import AdmissionDecision
     from pytest_incluster.access.grammar import GrammarError
     from pytest_incluster.access.resolve import UnknownSubresource
+    from pytest_incluster.admission.decision import AdmissionDecision
     from pytest_incluster.client.api_discovery import DiscoveryError, UnknownResourceType
     from pytest_incluster.client.client import K8sClient
     from pytest_incluster.client.errors import (
@@ -90,9 +90,9 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "AccessDecision",
-    "AdmissionDecision",
     "AccessRequest",
     "AccessWaitTimeout",
+    "AdmissionDecision",
     "AlreadyExists",
     "ApiError",
     "ApiUnreachable",
