@@ -57,28 +57,46 @@ def _scalar(node: yaml.Node) -> str | None:
 
 
 def _construct(node: yaml.Node) -> Any:
+    """The Python value of a ``manifest:`` node (plain YAML only: tags are refused)."""
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_document(node)
+    except (yaml.YAMLError, RecursionError, TypeError, ValueError) as exc:
+        return _Unreadable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     finally:
         loader.dispose()
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A manifest YAML could not turn into plain data (an unknown tag, too deep)."""
+
+    why: str
 
 
 def _objects_in_file(path: Path, shown: str) -> list[Any] | str:
     """The documents of a manifest file, or why it cannot be read (``shown``: its name)."""
     try:
+        if not path.is_file():  # not a directory, and never a device that reads forever
+            return f"cannot read {shown}: not a file"
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         return f"{shown} is not UTF-8 text ({exc.reason})"
     except OSError as exc:
         return f"cannot read {shown}: {exc.strerror or exc}"
+    except ValueError as exc:  # a NUL in the path
+        return f"cannot read {shown!r}: {exc}"
     try:
         return [d for d in yaml.load_all(text, Loader=yaml.SafeLoader) if d is not None]
     except yaml.YAMLError as exc:
-        return f"{shown} is not YAML: {str(exc).splitlines()[0]}"
+        return f"{shown} is not YAML: {(str(exc).splitlines() or [''])[0]}"
+    except RecursionError:
+        return f"{shown}: YAML nesting is too deep to read"
 
 
 def _object_problem(obj: Any) -> str | None:
+    if isinstance(obj, _Unreadable):
+        return f"the manifest is not plain YAML data: {obj.why}"
     if not isinstance(obj, dict):
         return "an object must be a mapping with apiVersion, kind and metadata.name"
     meta = obj.get("metadata")
@@ -152,7 +170,7 @@ def _objects(values: dict[str, yaml.Node], access_file: Path, report: Report) ->
     if "manifest" in values:
         return [_construct(values["manifest"])]
     relative = _scalar(values["file"])
-    if relative is None:
+    if relative is None or Path(relative).is_absolute():
         report(values["file"], "'file' must be a path relative to the access file")
         return []
     found = _objects_in_file(access_file.parent / relative, relative)
