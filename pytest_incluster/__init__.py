@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pytest_incluster.access.decision import AccessDecision, AccessRequest
     from pytest_incluster.access.grammar import GrammarError
     from pytest_incluster.access.resolve import UnknownSubresource
+    from pytest_incluster.admission.decision import AdmissionDecision
     from pytest_incluster.client.api_discovery import DiscoveryError, UnknownResourceType
     from pytest_incluster.client.client import K8sClient
     from pytest_incluster.client.errors import (
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 # Public name -> the module that defines it (the same pairs as the TYPE_CHECKING imports above).
 _LAZY: dict[str, str] = {
     "AccessDecision": "pytest_incluster.access.decision",
+    "AdmissionDecision": "pytest_incluster.admission.decision",
     "AccessRequest": "pytest_incluster.access.decision",
     "GrammarError": "pytest_incluster.access.grammar",
     "UnknownSubresource": "pytest_incluster.access.resolve",
@@ -90,6 +92,7 @@ __all__ = [
     "AccessDecision",
     "AccessRequest",
     "AccessWaitTimeout",
+    "AdmissionDecision",
     "AlreadyExists",
     "ApiError",
     "ApiUnreachable",

@@ -30,6 +30,10 @@ class ApiCall:
     # False for a "no" the client did not count: it came from an API server not yet confirmed
     # ready, and was asked again or raised as UnverifiedDenial (pytest_incluster.client.readiness)
     counted: bool = True
+    # The server's Warning headers (Pod Security warn mode, policy warnings, deprecated APIs)
+    warnings: tuple[str, ...] = ()
+    # The object a request was about, "Kind/name", when the sender said so (admission checks)
+    target: str = ""
 
     def describe(self) -> str:
         """One line such as ``GET /api/v1/namespaces/default/pods -> 403 Forbidden``."""

@@ -23,6 +23,14 @@ MARKERS = (
     "(a 401 from the API server).",
     "expect_allowed: the test states that its API calls must be allowed; a 403 fails it as "
     "'access denied: <server message>' and it counts in the access summary.",
+    "expect_rejected(by=None, match=None): the test passes only if a write request in it was "
+    "rejected by admission, quota or validation (a dry run with k8s.admission_check, or a real "
+    "request), optionally by that plugin, policy, binding, webhook or quota (by=) and with a "
+    "message matching the regex match=; a refusal by authorization (RBAC) fails it.",
+    "expect_admitted: the test passes only if the cluster admitted every write request in it "
+    "(and it sent at least one).",
+    "expect_warning(match): the test passes only if the API server sent a Warning header "
+    "matching the regex match (Pod Security warn mode, policy warnings, deprecated APIs).",
     "impersonate(user, groups=None): the test's own k8s argument acts as that user "
     "(Impersonate-* headers); fixtures and other tests stay the runner. The test errors if the "
     "runner may not impersonate, or if it takes no k8s argument.",

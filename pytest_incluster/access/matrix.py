@@ -26,6 +26,11 @@ from typing import Any, Literal
 
 import yaml
 
+from pytest_incluster.access.admission_entries import (
+    ADMISSION_LISTS,
+    AdmissionEntry,
+    parse_admission_list,
+)
 from pytest_incluster.access.bound_subject import BoundSubject, parse_bound_subject
 from pytest_incluster.access.grammar import CheckSpec, GrammarError, parse_entry
 from pytest_incluster.config.names import DNS_LABEL
@@ -48,6 +53,8 @@ KEYS = (
     "cluster-scope",
     "ignore",
     "who-can",
+    "admitted",
+    "rejected",
 )
 _BOOL = "tag:yaml.org,2002:bool"
 SA_PREFIX = "system:serviceaccount:"
@@ -187,6 +194,7 @@ class SubjectDoc:
     key_lines: Mapping[str, int] = field(default_factory=dict)
     exhaustive: Exhaustive | None = None
     who_can: tuple[WhoCanEntry, ...] = ()
+    admission: tuple[AdmissionEntry, ...] = ()  # the admitted:/rejected: objects
 
 
 def _line(node: yaml.Node) -> int:
@@ -287,7 +295,14 @@ class _Document:
         entries = self._entries(values)
         exhaustive = self._exhaustive(values)
         who_can = self._who_can(values)
-        if not self.problems and not entries and exhaustive is None and not who_can:
+        admission = self._admission(values)
+        if (
+            not self.problems
+            and not entries
+            and exhaustive is None
+            and not who_can
+            and not admission
+        ):
             self.problem(
                 self.root,
                 "this document checks nothing: give it an 'allowed:' or 'forbidden:' list",
@@ -306,7 +321,25 @@ class _Document:
             key_lines=key_lines,
             exhaustive=exhaustive,
             who_can=tuple(who_can),
+            admission=tuple(admission),
         )
+
+    def _admission(self, values: dict[str, yaml.Node]) -> list[AdmissionEntry]:
+        """The ``admitted:``/``rejected:`` objects; one name listed twice is a problem."""
+        found: list[AdmissionEntry] = []
+        for key in ADMISSION_LISTS:
+            if key in values:
+                found += parse_admission_list(key, values[key], self.path, self.problem)
+        lines: dict[str, int] = {}
+        for entry in found:
+            if entry.name in lines:
+                self.problem(
+                    entry.line,
+                    f"'{entry.name}' is listed twice (first on line {lines[entry.name]}); "
+                    "give each object its own name",
+                )
+            lines.setdefault(entry.name, entry.line)
+        return found
 
     def _subject(self, values: dict[str, yaml.Node]) -> Subject:
         user = None

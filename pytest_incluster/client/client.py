@@ -55,11 +55,17 @@ from pytest_incluster.client.tracking import (
     delete_objects,
     delete_options,
 )
-from pytest_incluster.client.transport import RetryPolicy, RetryTransport, is_tls_failure
+from pytest_incluster.client.transport import (
+    TARGET_EXTENSION,
+    RetryPolicy,
+    RetryTransport,
+    is_tls_failure,
+)
 from pytest_incluster.config.model import ClusterConfig, shown_proxy
 from pytest_incluster.version import __version__
 
 if TYPE_CHECKING:
+    from pytest_incluster.admission.decision import AdmissionDecision
     from pytest_incluster.client.api_discovery import Discovery
     from pytest_incluster.privilege.who_can import Allowed
 
@@ -116,6 +122,13 @@ class _Borrowed(httpx.BaseTransport):
 
     def close(self) -> None:
         pass
+
+
+def _target(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The request extension that names the object in its call-log entry (``Pod/web``)."""
+    meta = obj.get("metadata") or {}
+    name = meta.get("name") or meta.get("generateName") or "(unnamed)"
+    return {TARGET_EXTENSION: f"{obj.get('kind')}/{name}"}
 
 
 def _owner(call_log: CallLog | None) -> str | None:
@@ -404,6 +417,26 @@ class K8sClient(httpx.Client):
 
         return who_can_ask(self, verb, resource, namespace, name=name, subresource=subresource)
 
+    def admission_check(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        namespace: str | None = None,
+        operation: Literal["create", "update", "apply"] = "create",
+    ) -> AdmissionDecision:
+        """Would the cluster admit ``obj``? Sent as a server-side dry run (``dryRun=All``):
+        ``create`` (POST), or ``update`` (PUT) / ``apply`` (server-side apply) of an existing
+        object. Nothing is stored.
+
+        Returns an ``AdmissionDecision`` (truthy when admitted) with ``stage`` (authorization,
+        admission, quota or validation), ``by`` (``PodSecurity``, the policy and binding, the
+        webhook, the quota), the server's message and its ``Warning`` headers. A refusal is
+        returned, not raised; a 404 (no such namespace), a 409 or a server error still raise.
+        """
+        from pytest_incluster.admission.check import admission_check
+
+        return admission_check(self, obj, namespace=namespace, operation=operation)
+
     def wait_for_access(
         self,
         check: str | AccessRequest,
@@ -503,7 +536,10 @@ class K8sClient(httpx.Client):
         if ns is not None:
             body["metadata"] = {**(obj.get("metadata") or {}), "namespace": ns}
         response = self.post(
-            resource_path(resource, namespace=ns), json=body, params=self._query(dry_run)
+            resource_path(resource, namespace=ns),
+            json=body,
+            params=self._query(dry_run),
+            extensions=_target(obj),
         )
         created: dict[str, Any] = json_body(response)
         if not dry_run:
@@ -538,6 +574,7 @@ class K8sClient(httpx.Client):
             content=json.dumps(body).encode(),
             headers={"Content-Type": APPLY_PATCH},
             params=params,
+            extensions=_target(obj),
         )
         applied: dict[str, Any] = json_body(response)
         if response.status_code == 201 and not dry_run:

@@ -74,6 +74,21 @@ def clean_text(text: str, limit: int = MAX_BODY_TEXT) -> str:
     return text
 
 
+_WARNING_HEADER = re.compile(r'^\s*\d{3}\s+\S+\s+"(?P<text>(?:[^"\\]|\\.)*)"')
+
+
+def warning_texts(response: httpx.Response) -> tuple[str, ...]:
+    """The texts of the response's ``Warning`` headers (RFC 7234 ``299 - "text"``, one header
+    each): Pod Security ``warn`` mode, policies with ``validationActions: [Warn]``, deprecated
+    APIs. Untrusted text, cleaned like messages."""
+    texts = []
+    for header in response.headers.get_list("Warning"):
+        m = _WARNING_HEADER.match(header)
+        text = re.sub(r"\\(.)", r"\1", m["text"]) if m else header
+        texts.append(clean_text(text))
+    return tuple(texts)
+
+
 def request_path(request: httpx.Request) -> str:
     """Path plus query as sent, e.g. ``/api/v1/namespaces/x/pods?dryRun=All``."""
     return request.url.raw_path.decode("ascii", errors="replace")

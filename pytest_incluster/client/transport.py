@@ -47,7 +47,12 @@ from dataclasses import dataclass
 import httpx
 
 from pytest_incluster.calls import ApiCall, CallLog
-from pytest_incluster.client.errors import clean_text, parse_error_body, request_path
+from pytest_incluster.client.errors import (
+    clean_text,
+    parse_error_body,
+    request_path,
+    warning_texts,
+)
 from pytest_incluster.client.readiness import (
     READY_BODY,
     UNVERIFIED,
@@ -56,6 +61,8 @@ from pytest_incluster.client.readiness import (
     Vouches,
 )
 
+# A request extension naming the object a request is about ("Pod/web"), kept in its ApiCall
+TARGET_EXTENSION = "incluster_target"
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUS = frozenset({429, 503})
 # A kube-apiserver that has just restarted opens its port before its authentication and RBAC
@@ -180,6 +187,7 @@ class RetryTransport(httpx.BaseTransport):
         attempt: int,
         *,
         counted: bool = True,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         if self.call_log is None:
             return
@@ -194,6 +202,8 @@ class RetryTransport(httpx.BaseTransport):
                 impersonated_user=request.headers.get("Impersonate-User"),
                 attempt=attempt,
                 counted=counted,
+                warnings=warnings,
+                target=str(request.extensions.get(TARGET_EXTENSION, "")),
             )
         )
 
@@ -262,8 +272,9 @@ class RetryTransport(httpx.BaseTransport):
                 if self._denial_to_verify(request, response, started):
                     response = _buffered(response, request)
             answer = (request, response.status_code, reason, message, started, attempt)
+            warnings = warning_texts(response)
             if not self._unconfirmed_denial(request, response, started):
-                self._record(*answer)
+                self._record(*answer, warnings=warnings)
             else:
                 # A request safe to repeat never counts this answer (it is asked again, or
                 # raised as unverified); another one counts it if readiness is confirmed now,
@@ -274,7 +285,7 @@ class RetryTransport(httpx.BaseTransport):
                 ask_again = safe and confirmations < MAX_CONFIRMATIONS and self._replayable(request)
                 why = self._confirm_ready(request, series_start)
                 if not safe:
-                    self._record(*answer, counted=not why)
+                    self._record(*answer, counted=not why, warnings=warnings)
                 if not why and ask_again:
                     confirmations += 1
                     response.close()

@@ -241,14 +241,19 @@ class AccessFile(pytest.File):
 
 
 class AccessSubject(pytest.Collector):
-    """One document: who is asked about; children are its ``allowed``/``forbidden`` lists."""
+    """One document: who is asked about; children are its ``allowed``/``forbidden`` lists and
+    its ``admitted``/``rejected`` objects (:mod:`.admission_items`)."""
 
     def __init__(self, *, doc: SubjectDoc, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.doc = doc
 
     def collect(self) -> Iterator[pytest.Collector]:
-        """``allowed``/``forbidden`` lists, then ``exhaustive`` and ``who-can`` if asked."""
+        """``allowed``/``forbidden`` lists, then ``exhaustive`` and ``who-can`` if asked, then
+        the ``admitted``/``rejected`` objects."""
+        from pytest_incluster.pytest_plugin.admission_items import admission_lists
+        from pytest_incluster.pytest_plugin.privilege_items import privilege_groups
+
         for expected in EXPECTATIONS:
             entries = [e for e in self.doc.entries if e.expected == expected]
             if entries:
@@ -256,11 +261,10 @@ class AccessSubject(pytest.Collector):
                     self, name=expected, doc=self.doc, entries=entries
                 )
                 yield node
-        from pytest_incluster.pytest_plugin.privilege_items import privilege_groups
-
         display = _display(self.config, self.path)
         names = unique_names(entry.text for entry in self.doc.who_can)
         yield from privilege_groups(self, self.doc, display, names)
+        yield from admission_lists(self, self.doc)
 
 
 class AccessExpectation(pytest.Collector):

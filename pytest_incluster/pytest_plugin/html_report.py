@@ -179,7 +179,7 @@ class HtmlReportPlugin:
             notes.insert(0, ended.note)
         prefix.append(h.warnings_box(notes))
         prefix.append(h.run_context(run_context(self.config).rows()))
-        summary.append(h.access_summary(self.state.outcomes))
+        summary.append(h.access_summary(self.state.outcomes, self.state.admission))
         from pytest_incluster.report.least_privilege_html import least_privilege_tables
 
         summary.append(least_privilege_tables(h, self.state.extra_permissions, self.state.who_can))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_incluster.access.decision import AccessOutcome
+from pytest_incluster.admission.decision import AdmissionRecord
 from pytest_incluster.calls import ApiCall
 from pytest_incluster.privilege.findings import ExtraPermissionRow, WhoCanRow
 from pytest_incluster.pytest_plugin.run_context_hooks import run_context
@@ -277,6 +278,9 @@ class ReportPlugin:
             report.incluster_who_can = [  # type: ignore[attr-defined]
                 dataclasses.asdict(w) for w in state.who_can if w.test_id == item.nodeid
             ]
+            report.incluster_admission = [  # type: ignore[attr-defined]
+                dataclasses.asdict(a) for a in state.admission if a.test_id == item.nodeid
+            ]
         redact_report(report, redactor)
         return report
 
@@ -310,6 +314,10 @@ class ReportPlugin:
             state.extra_permissions.append(ExtraPermissionRow(**fields))
         for fields in getattr(report, "incluster_who_can", None) or ():
             state.who_can.append(WhoCanRow(**fields))
+        for fields in getattr(report, "incluster_admission", None) or ():
+            state.admission.append(
+                AdmissionRecord(**{**fields, "warnings": tuple(fields["warnings"])})
+            )
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:

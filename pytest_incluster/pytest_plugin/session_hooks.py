@@ -19,6 +19,7 @@ def configure(config: pytest.Config) -> None:
     """Create the session state and register the plugin's parts (called from plugin.py)."""
     from pytest_incluster.pytest_plugin import fixtures
     from pytest_incluster.pytest_plugin import report_hooks as report_plugin
+    from pytest_incluster.pytest_plugin.admission_markers import AdmissionHooks
     from pytest_incluster.pytest_plugin.expectations import ExpectationHooks
     from pytest_incluster.pytest_plugin.run_context_hooks import RunContextHooks
     from pytest_incluster.pytest_plugin.settings import (
@@ -34,6 +35,7 @@ def configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(fixtures, "incluster-fixtures")
     config.pluginmanager.register(ExpectationHooks(config), "incluster-expectations")
+    config.pluginmanager.register(AdmissionHooks(config), "incluster-admission")
     config.pluginmanager.register(SessionHooks(config), "incluster-session")
     config.pluginmanager.register(RunContextHooks(config), "incluster-run-context")
     if get_setting(config, "local").value and not listing_only(config):

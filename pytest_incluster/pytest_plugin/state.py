@@ -1,8 +1,9 @@
 """Per-session state, kept in ``config.stash`` (never as attributes on pytest objects).
 
 One :class:`SessionState` holds what several parts share: the resolved configuration (or the
-reason it could not be resolved), the session client, the call log, the access outcomes for the
-report, the redactor every output passes through, and warnings for the header and report.
+reason it could not be resolved), the session client, the call log, the access outcomes and
+admission decisions for the report, the redactor every output passes through, and warnings for
+the header and report.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_incluster.access.decision import AccessOutcome
+from pytest_incluster.admission.decision import AdmissionRecord
 from pytest_incluster.calls import CallLog
 from pytest_incluster.config.options import Options
 from pytest_incluster.privilege.findings import ExtraPermissionRow, WhoCanRow
@@ -37,6 +39,9 @@ class SessionState:
     outcomes: list[AccessOutcome] = field(default_factory=list)
     extra_permissions: list[ExtraPermissionRow] = field(default_factory=list)
     who_can: list[WhoCanRow] = field(default_factory=list)
+    # Every admission decision of the run (admission_check, expect_rejected/admitted/warning
+    # tests, access documents' admitted:/rejected: items), in the order the tests reported
+    admission: list[AdmissionRecord] = field(default_factory=list)
     cluster_config: ClusterConfig | None = None
     cluster_error: ConfigError | None = None
     client: K8sClient | None = None  # created on first use (the client is imported lazily)

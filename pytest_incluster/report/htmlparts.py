@@ -17,7 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from pytest_incluster.access.decision import AccessOutcome
+from pytest_incluster.admission.decision import AdmissionRecord
 from pytest_incluster.calls import ApiCall
+from pytest_incluster.report.admission_table import admission_section, call_note
 from pytest_incluster.report.redact import Redactor
 from pytest_incluster.report.summary import AccessCounts, mismatch
 
@@ -131,6 +133,12 @@ class Html:
                     cls,
                 )
             )
+            note = call_note(call)
+            if note:
+                body.append(
+                    f'<tr class="incluster-message"><td></td><td colspan="6">'
+                    f"admission: {self.text(note, limit=MAX_ERROR_CHARS)}</td></tr>"
+                )
             if failed and call.message:
                 label = "server said" if denied or call.status is not None else "error"
                 body.append(
@@ -215,12 +223,16 @@ class Html:
             f'<div class="incluster-warning">Warning: {self.text(w)}</div>' for w in warnings
         )
 
-    def access_summary(self, outcomes: Sequence[AccessOutcome]) -> str:
-        """Counts per subject, then every outcome grouped by subject (failures first)."""
+    def access_summary(
+        self, outcomes: Sequence[AccessOutcome], admission: Sequence[AdmissionRecord] = ()
+    ) -> str:
+        """Counts per subject, then every outcome grouped by subject (failures first), then
+        the admission decisions."""
         head = '<section class="incluster-access" id="incluster-access-summary">'
         head += "<h2>Access summary</h2>"
         if not outcomes:
-            return head + "<p>No access checks were recorded in this run.</p></section>"
+            none = "" if admission else "<p>No access checks were recorded in this run.</p>"
+            return head + none + admission_section(self, admission) + "</section>"
         counts = AccessCounts.of(outcomes)
         failed = counts.total - counts.passed
         totals = (
@@ -257,7 +269,7 @@ class Html:
         )
         return (
             f'{head}<p class="incluster-access-totals">{self.text(totals)}</p>'
-            f"{subjects}{''.join(groups)}</section>"
+            f"{subjects}{''.join(groups)}{admission_section(self, admission)}</section>"
         )
 
 

@@ -95,7 +95,7 @@ def test_several_documents_and_defaults() -> None:
             "allow:\n  - get pods\n",
             "shop.access.yaml:1: unknown key 'allow' (did you mean 'allowed'?); valid keys: "
             "as, groups, namespace, mode, markers, allowed, forbidden, exhaustive, namespaces, "
-            "cluster-scope, ignore, who-can",
+            "cluster-scope, ignore, who-can, admitted, rejected",
         ),
         (
             "allowed:\n  - get pods\n  - lst pods\n",
@@ -197,7 +197,7 @@ def test_several_documents_and_defaults() -> None:
             "- get pods\n",
             "shop.access.yaml:1: a document must be a mapping of keys (as, groups, namespace, "
             "mode, markers, allowed, forbidden, exhaustive, namespaces, cluster-scope, ignore, "
-            "who-can), got a list",
+            "who-can, admitted, rejected), got a list",
         ),
         (
             "[allowed]: [get pods]\n",

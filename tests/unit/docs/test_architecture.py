@@ -26,6 +26,7 @@ LAYERS: dict[str, float] = {
     "credentials": 2.5,  # exec credential plugins: above config, below the client that uses them
     "client": 3,
     "access": 4,
+    "admission": 4,
     "local": 4,
     "privilege": 4.5,  # least privilege: builds on access/ (grammar, resolution, reviews)
     "report": 5,
@@ -44,6 +45,10 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("client.client", "access.review"): "K8sClient.review sends a SelfSubjectAccessReview",
     ("client.client", "access"): "the review module is imported from the access package",
     ("client.client", "privilege.who_can"): "K8sClient.who_can is public API",
+    # K8sClient.admission_check is public API; the dry run and its classification live in
+    # admission/ (a lazy import inside the method).
+    ("client.client", "admission.check"): "K8sClient.admission_check is public API",
+    ("client.client", "admission.decision"): "K8sClient.admission_check returns AdmissionDecision",
 }
 # pytest is imported only by the integration, the entry point and the hookspecs.
 PYTEST_FREE = (

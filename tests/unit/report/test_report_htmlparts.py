@@ -56,14 +56,17 @@ def test_calls_table_shows_each_call_and_the_server_message_of_denials() -> None
     table = html().calls_table(calls)
     assert "\n" not in table
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table)
-    assert len(rows) == 1 + 3 + 2  # header, three calls, two messages
+    # header, three calls, two messages, and the admission note of the DELETE: a 403 in words
+    # other than RBAC's came from admission
+    assert len(rows) == 1 + 3 + 2 + 1
+    assert '<td colspan="6">admission: rejected by admission</td>' in rows[3]
     assert "<td>GET</td><td>/api/v1/namespaces/a/pods?limit=5</td><td>200</td>" in rows[1]
     assert "12 ms" in rows[1]
     assert "<td>403</td><td>Forbidden</td>" in rows[2]
     assert "system:serviceaccount:a:viewer" in rows[2]
-    assert "server said: pods &quot;x&quot; is forbidden: &lt;script&gt;" in rows[3]
-    assert "no response (attempt 2)" in rows[4]
-    assert "error: connection refused" in rows[5]
+    assert "server said: pods &quot;x&quot; is forbidden: &lt;script&gt;" in rows[4]
+    assert "no response (attempt 2)" in rows[5]
+    assert "error: connection refused" in rows[6]
 
 
 def test_calls_table_is_capped() -> None:

@@ -1,0 +1,1 @@
+"""Admission: what the cluster admits and refuses after authorization, and why (issue 15)."""
