@@ -26,6 +26,7 @@ LAYERS: dict[str, float] = {
     "client": 3,
     "access": 4,
     "local": 4,
+    "results": 4.5,  # the results document, merge and diff: plain data the report may show
     "report": 5,
     "pytest_plugin": 6,
     "cli": 6,
@@ -48,6 +49,7 @@ PYTEST_FREE = (
     "credentials",
     "client",
     "local",
+    "results",
     "cli",
     "errors",
     "calls",
