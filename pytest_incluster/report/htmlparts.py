@@ -206,8 +206,8 @@ class Html:
             parts.append(self.calls_table(calls))
         if not parts:
             return ""
-        anchor = f' id="{test_anchor(test_id)}"' if test_id else ""
-        return f'<div class="incluster-test"{anchor}>{"".join(parts)}</div>'
+        element_id = f' id="{test_anchor(test_id)}"' if test_id else ""
+        return f'<div class="incluster-test"{element_id}>{"".join(parts)}</div>'
 
     # -- summary ----------------------------------------------------------------------------
 
