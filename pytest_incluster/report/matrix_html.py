@@ -63,6 +63,7 @@ MATRIX_STYLE: Final = (
     "{background:#fff3b0}"
     ".incluster-grid td a{color:#900}"
     ".incluster-cell-exp{display:block;color:#666;font-size:10px}"
+    ".incluster-linked td{outline:2px solid #c00}"
     ".incluster-legend span{display:inline-block;padding:1px 6px;margin-right:6px;"
     "border:1px solid #ccc;font-size:12px}"
     "</style>"
@@ -89,8 +90,10 @@ MATRIX_SCRIPT: Final = (
     "a.addEventListener('click',function(ev){var id=a.getAttribute('data-test');"
     "var cells=document.querySelectorAll('td.col-testId');"
     "for(var i=0;i<cells.length;i++){if(cells[i].textContent===id){ev.preventDefault();"
-    "var row=cells[i].closest('tbody');if(row&&row.classList.contains('collapsed'))"
-    "row.classList.remove('collapsed');cells[i].scrollIntoView();return;}}});});"
+    "var row=cells[i].closest('tbody');if(row){row.classList.remove('collapsed');"
+    "document.querySelectorAll('.incluster-linked').forEach(function(e){"
+    "e.classList.remove('incluster-linked');});row.classList.add('incluster-linked');}"
+    "cells[i].scrollIntoView();return;}}});});"
     "})();</script>"
 )
 
