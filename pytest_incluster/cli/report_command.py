@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_incluster.report.fleet_html import FleetHtml
+from pytest_incluster.report.summary import plural
 from pytest_incluster.results.diff import diff
 from pytest_incluster.results.document import load
 from pytest_incluster.results.errors import ResultsError
@@ -85,7 +86,8 @@ def run_merge(
         _write(json_path, merged_json(fleet))
     differing = sum(1 for r in fleet.rows if r.differs)
     print(
-        f"{len(fleet.clusters)} clusters, {len(fleet.rows)} checks, {differing} where a cluster "
+        f"{plural(len(fleet.clusters), 'cluster', 'clusters')}, "
+        f"{plural(len(fleet.rows), 'check', 'checks')}, {differing} where a cluster "
         f"differs from the majority: {html}"
     )
     return 0
@@ -98,5 +100,5 @@ def run_diff(old: Path, new: Path) -> int:
     if not changes:
         print(f"no decision changed between {old} and {new}")
         return 0
-    print(f"{len(changes)} decisions changed between {old} and {new}")
+    print(f"{plural(len(changes), 'decision', 'decisions')} changed between {old} and {new}")
     return 1

@@ -166,5 +166,5 @@ def test_diff_of_two_clusters_names_the_permission_that_appeared(
     assert changed.stdout.splitlines() == [
         f"changed: {RUNNER}: get secrets in namespace shop: allowed (expected forbidden), "
         "was forbidden (expected forbidden)",
-        f"1 decisions changed between {fleet_results / 'a.json'} and {fleet_results / 'c.json'}",
+        f"1 decision changed between {fleet_results / 'a.json'} and {fleet_results / 'c.json'}",
     ]

@@ -74,7 +74,7 @@ def test_merge_writes_the_page_and_the_merged_data(
     args = ["report", "merge", *map(str, files), "--html", str(html), "--json", str(merged)]
     assert main([*args, "--report-url", "b=https://ci.example/b/report.html"]) == 0
     assert capsys.readouterr().out == (
-        f"3 clusters, 1 checks, 1 where a cluster differs from the majority: {html}\n"
+        f"3 clusters, 1 check, 1 where a cluster differs from the majority: {html}\n"
     )
     page = html.read_text()
     assert '<th><a href="https://ci.example/b/report.html">b</a></th>' in page
