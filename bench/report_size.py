@@ -174,7 +174,8 @@ def main() -> int:
             + ", ".join(f"{w:.1f}" for _, w, _ in runs)
             + f"; median {statistics.median(w for _, w, _ in runs):.1f}"
         )
-        print(f"matrix grids rendered: {dom.count('<div class="incluster-matrix" ')}")
+        grids = dom.count('<div class="incluster-matrix" ')
+        print(f"matrix grids rendered: {grids}")
         print(f"cpu count: {os.cpu_count()}")
     return 0
 
