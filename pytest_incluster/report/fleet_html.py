@@ -16,7 +16,9 @@ from pytest_incluster.results.fleet import NOT_RUN, Cell, Fleet, FleetRow
 
 FLEET_STYLE: Final = (
     "<style>"
-    "body{font-family:Helvetica,Arial,sans-serif;color:#222;margin:16px}"
+    "body{font-family:Helvetica,Arial,sans-serif;color:#222;margin:12px;font-size:13px}"
+    "h1{font-size:20px;margin:4px 0}h2{font-size:15px;margin:12px 0 4px}p{margin:4px 0}"
+    "td.fleet-total-differs{background:#ffd27a;font-weight:bold}"
     "table{border-collapse:collapse;font-size:12px;margin:6px 0 16px}"
     "th,td{border:1px solid #ccc;padding:2px 6px;text-align:left;white-space:nowrap}"
     "thead th{background:#f0f0f0;position:sticky;top:0}"
@@ -26,7 +28,7 @@ FLEET_STYLE: Final = (
     "td.fleet-notrun{color:#999}"
     "tr.fleet-row-differs th{background:#fff3d6}"
     ".fleet-legend span{display:inline-block;padding:1px 6px;margin-right:6px;"
-    "border:1px solid #ccc}"
+    "border:1px solid #ccc;font-size:12px}"
     "</style>"
 )
 FLEET_SCRIPT: Final = (
@@ -69,7 +71,12 @@ class FleetHtml:
         for index, column in enumerate(fleet.clusters):
             totals = fleet.totals(index)
             cluster = column.document.cluster
-            cells = "".join(f"<td>{totals.get(key, 0)}</td>" for key, _ in _TOTALS)
+            cells = "".join(
+                f'<td class="fleet-total-differs">{totals[key]}</td>'
+                if key == "differs_from_majority" and totals[key]
+                else f"<td>{totals.get(key, 0)}</td>"
+                for key, _ in _TOTALS
+            )
             rows.append(
                 f"<tr>{self.cluster_head(fleet, index)}"
                 f"<td>{h.text(cluster.server)}</td><td>{h.text(cluster.version)}</td>{cells}</tr>"
