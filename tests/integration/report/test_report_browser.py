@@ -8,6 +8,7 @@ Chromium comes from Debian (``apt-get install -y chromium``). It logs every cons
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 import subprocess
@@ -276,3 +277,31 @@ def test_matrix_screenshot_shows_the_grid(chromium: str, report: Path, tmp_path:
     width, height, rows = png_rows(shot)
     assert (width, height) == (900, 500)
     assert len(set(rows)) > 50
+
+
+def test_a_report_of_5000_checks_renders_and_its_matrix_works(
+    chromium: str, tmp_path: Path
+) -> None:
+    """The size bench/report_size.py measures; here only whether it works, never how fast."""
+    from bench.report_size import make_report
+
+    report, results, _ = make_report(tmp_path, 5000)
+    mismatches = _after_load(
+        report,
+        tmp_path / "mismatches.html",
+        "var m=document.getElementById('incluster-matrix-mismatches');m.checked=true;"
+        "m.dispatchEvent(new Event('change'));"
+        "document.body.setAttribute('data-hidden-rows',String(document.querySelectorAll("
+        "'.incluster-matrix tbody tr[style*=none]').length));",
+    )
+    result = run_chromium(
+        chromium, tmp_path, "--virtual-time-budget=600000", "--dump-dom", mismatches.as_uri()
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert console_messages(result.stderr) == []
+    dom = result.stdout
+    assert dom.count('<div class="incluster-matrix" ') == 110
+    assert dom.count('<tbody class="results-table-row') == 5000
+    hidden = int(dom.split('data-hidden-rows="')[1].split('"')[0])
+    assert 0 < hidden < dom.count('<tr data-mismatch="')
+    assert len(json.loads(results.read_text())["decisions"]) == 5000
