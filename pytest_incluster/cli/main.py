@@ -191,8 +191,9 @@ def _add_fetch_report(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "fetch-report",
         help="read a report stored with --incluster-report-configmap back into files",
         description="Read the report that `pytest --incluster-report-configmap NAME` stored "
-        "(ConfigMaps NAME, NAME-1, ...) and write its files (report.html, and junit.xml when "
-        "it was stored) into DIR; then print the run's one-line summary. The cluster is found "
+        "(ConfigMaps NAME, NAME-1, ...) and write its files (report.html, and junit.xml and "
+        "results.json when they were stored) into DIR; then print the run's one-line summary. "
+        "The cluster is found "
         "as the tests find it: --kubeconfig/--context, else the pod's service account, else "
         "KUBECONFIG or ~/.kube/config. Needs 'get' on configmaps in the namespace.",
     )

@@ -24,6 +24,7 @@ from pytest_incluster.results.document import (
     Decision,
     Identity,
     ResultsDocument,
+    admission_record,
 )
 from pytest_incluster.version import __version__
 
@@ -49,6 +50,15 @@ def register(config: pytest.Config) -> None:
         return
     if not config.pluginmanager.has_plugin(PLUGIN_NAME):
         config.pluginmanager.register(ResultsHooks(config), PLUGIN_NAME)
+
+
+def record_admission(config: pytest.Config, **fields: str) -> None:
+    """Add one admission decision to the document (the fields of
+    :func:`~pytest_incluster.results.document.admission_record`); nothing without
+    ``--incluster-results``. For the admission checks to call as they decide."""
+    plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    if isinstance(plugin, ResultsHooks):
+        plugin.admission.append(admission_record(**fields))
 
 
 def _phase_outcome(report: pytest.TestReport) -> str:

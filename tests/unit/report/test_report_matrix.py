@@ -125,3 +125,36 @@ def test_an_unwritable_results_path_is_a_warning_not_a_crash(suite: pytest.Pytes
             r"written \(File exists\); give a path in a writable directory\."
         ]
     )
+
+
+def test_admission_decisions_recorded_during_the_run_are_in_the_document(
+    suite: pytest.Pytester,
+) -> None:
+    suite.makepyfile(
+        test_admission="""
+from pytest_incluster.pytest_plugin.results_hooks import record_admission
+
+
+def test_webhook(pytestconfig, request):
+    record_admission(pytestconfig, subject="alice", operation="CREATE", resource="pods",
+                     namespace="tests", expected="denied", actual="admitted",
+                     decided_by="no-privileged", test_id=request.node.nodeid)
+"""
+    )
+    suite.runpytest("-p", "no:cacheprovider", "--incluster-results=results.json")
+    data = json.loads((suite.path / "results.json").read_text())
+    assert data["admission"] == [
+        {
+            "subject": "alice",
+            "operation": "CREATE",
+            "resource": "pods",
+            "namespace": "tests",
+            "expected": "denied",
+            "actual": "admitted",
+            "decided_by": "no-privileged",
+            "reason": "",
+            "test_id": "test_admission.py::test_webhook",
+            "outcome": "unknown",
+        }
+    ]
+    assert (data["totals"]["admission"], data["totals"]["admission_failed"]) == (1, 1)
