@@ -11,6 +11,9 @@
     pytest-incluster fetch-report NAME [-n NAMESPACE] [-o DIR] [--kubeconfig PATH] [--context C]
     pytest-incluster snapshot [--as SUBJECT [--groups G ...]] [-n NAMESPACE ...] [--cluster-scope]
                               [--incluster-* settings as for pytest]
+    pytest-incluster report merge RESULTS.json... --html FLEET.html [--json MERGED.json]
+                                  [--report-url CLUSTER=URL]...
+    pytest-incluster report diff OLD.json NEW.json
 
 ``assets`` prints only the directory on stdout (progress goes to stderr), so
 ``export KUBEBUILDER_ASSETS="$(pytest-incluster assets)"`` works. ``cluster up`` starts a detached
@@ -21,9 +24,11 @@ free, ports; it writes ``DIR/kubeconfig`` (admin) and ``DIR/env``
 stops it and discards that state, so the next ``up`` starts afresh. ``fetch-report`` reads a
 report stored with ``--incluster-report-configmap`` back into files, from the cluster the tests
 would find. ``snapshot`` prints an exhaustive access document of everything a subject may do
-(see :mod:`.snapshot_command`). User errors are one paragraph on stderr and exit status 2; a
-report that cannot be fetched (missing, not a report, being replaced, corrupt), or an API error
-during a snapshot, exits with 1.
+(see :mod:`.snapshot_command`). ``report merge`` and ``report diff`` read ``--incluster-results``
+files: the fleet page of many clusters, and every decision that changed between two runs (exit
+status 1 when one did). User errors are one paragraph on stderr and exit status 2; a report that
+cannot be fetched (missing, not a report, being replaced, corrupt), or an API error during a
+snapshot, exits with 1.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.kube_versions import DEFAULT_KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERSIONS
 from pytest_incluster.local.errors import LocalError
 from pytest_incluster.report.fetch import FetchError
+from pytest_incluster.results.errors import ResultsError
 
 
 def _add_assets(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -150,7 +156,43 @@ def _parser() -> argparse.ArgumentParser:
     from pytest_incluster.cli.snapshot_command import add_snapshot
 
     add_snapshot(commands)
+    _add_report(commands)
     return parser
+
+
+def _add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = commands.add_parser(
+        "report", help="merge results files of many clusters, or diff two runs"
+    )
+    actions = report.add_subparsers(dest="action", required=True, metavar="ACTION")
+    merge = actions.add_parser(
+        "merge",
+        help="one page over many clusters: clusters x checks, differences from the majority",
+        description="Combine the files written by pytest --incluster-results (one per cluster) "
+        "into one self-contained HTML page: per-cluster totals, then every check with each "
+        "cluster's answer, where an answer that differs from the majority is highlighted.",
+    )
+    merge.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json")
+    merge.add_argument("--html", type=Path, required=True, metavar="PATH", help="page to write")
+    merge.add_argument(
+        "--json", type=Path, default=None, metavar="PATH", help="also write the merged data"
+    )
+    merge.add_argument(
+        "--report-url",
+        action="append",
+        default=[],
+        metavar="CLUSTER=URL",
+        help="link the cluster's name to its HTML report (repeatable)",
+    )
+    diff = actions.add_parser(
+        "diff",
+        help="print every decision that changed between two runs; exit 1 if any did",
+        description="Compare two files written by pytest --incluster-results: print every "
+        "check whose answer or expectation changed, and those only one run made. Exit status "
+        "0 when nothing changed, 1 when something did, 2 when a file cannot be used.",
+    )
+    diff.add_argument("old", type=Path, metavar="OLD.json")
+    diff.add_argument("new", type=Path, metavar="NEW.json")
 
 
 def _add_fetch_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -158,8 +200,9 @@ def _add_fetch_report(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "fetch-report",
         help="read a report stored with --incluster-report-configmap back into files",
         description="Read the report that `pytest --incluster-report-configmap NAME` stored "
-        "(ConfigMaps NAME, NAME-1, ...) and write its files (report.html, and junit.xml when "
-        "it was stored) into DIR; then print the run's one-line summary. The cluster is found "
+        "(ConfigMaps NAME, NAME-1, ...) and write its files (report.html, and junit.xml and "
+        "results.json when they were stored) into DIR; then print the run's one-line summary. "
+        "The cluster is found "
         "as the tests find it: --kubeconfig/--context, else the pod's service account, else "
         "KUBECONFIG or ~/.kube/config. Needs 'get' on configmaps in the namespace.",
     )
@@ -200,6 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pytest_incluster.cli.snapshot_command import snapshot
 
             return snapshot(args)
+        if args.command == "report":
+            from pytest_incluster.cli import report_command
+
+            if args.action == "merge":
+                return report_command.run_merge(args.results, args.html, args.json, args.report_url)
+            return report_command.run_diff(args.old, args.new)
         from pytest_incluster.local.extra import require_local_extra
 
         require_local_extra()
@@ -211,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 state_dir, args.service_account, args.out, args.create, args.duration
             )
         return down(state_dir)
-    except (LocalError, ConfigError) as error:
+    except (LocalError, ConfigError, ResultsError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     except (ApiError, ApiUnreachable) as error:

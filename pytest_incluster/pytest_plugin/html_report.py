@@ -17,6 +17,7 @@ import pytest
 from pytest_incluster.pytest_plugin.run_context_hooks import run_context
 from pytest_incluster.pytest_plugin.state import SessionState, get_state
 from pytest_incluster.report.htmlparts import SORT_SCRIPT, STYLE, Html
+from pytest_incluster.report.matrix_html import MatrixHtml
 from pytest_incluster.version import __version__
 
 if TYPE_CHECKING:
@@ -156,7 +157,9 @@ class HtmlReportPlugin:
             state = self.state
             calls = state.calls.for_test(report.nodeid)
             outcomes = [o for o in state.outcomes if o.test_id == report.nodeid]
-        block = self.html.test_block(errors=errors, calls=calls, outcomes=outcomes)
+        block = self.html.test_block(
+            errors=errors, calls=calls, outcomes=outcomes, test_id=report.nodeid if outcomes else ""
+        )
         if not block:
             return
         longrepr = getattr(report, "longreprtext", "")
@@ -179,6 +182,7 @@ class HtmlReportPlugin:
             notes.insert(0, ended.note)
         prefix.append(h.warnings_box(notes))
         prefix.append(h.run_context(run_context(self.config).rows()))
+        summary.append(MatrixHtml(h).section(self.state.outcomes))
         summary.append(h.access_summary(self.state.outcomes, self.state.admission))
         from pytest_incluster.report.least_privilege_html import least_privilege_tables
 

@@ -417,6 +417,11 @@ class ReportPlugin:
             path = path if path.is_absolute() else self.config.invocation_params.dir / path
             if path.is_file():
                 files[stored_as] = path
+        from pytest_incluster.pytest_plugin.results_hooks import results_path
+
+        results = results_path(self.config)
+        if results is not None and results.is_file():
+            files["results.json"] = results  # written by results_hooks before this runs
         return files
 
     def _sweep(self, path: Path) -> None:

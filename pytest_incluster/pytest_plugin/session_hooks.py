@@ -17,7 +17,7 @@ from pytest_incluster.pytest_plugin.state import STATE_KEY, SessionState, get_st
 
 def configure(config: pytest.Config) -> None:
     """Create the session state and register the plugin's parts (called from plugin.py)."""
-    from pytest_incluster.pytest_plugin import fixtures
+    from pytest_incluster.pytest_plugin import fixtures, results_hooks
     from pytest_incluster.pytest_plugin import report_hooks as report_plugin
     from pytest_incluster.pytest_plugin.admission_markers import AdmissionHooks
     from pytest_incluster.pytest_plugin.expectations import ExpectationHooks
@@ -43,6 +43,7 @@ def configure(config: pytest.Config) -> None:
 
         localmode.configure(config)
     report_plugin.register(config)
+    results_hooks.register(config)
 
 
 class SessionHooks:

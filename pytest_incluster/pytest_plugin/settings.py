@@ -132,6 +132,13 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="NAME",
     ),
     Setting(
+        "results",
+        "write the run's access decisions as a versioned JSON document (cluster, identity, "
+        "every decision, totals) to PATH; stored with the report by "
+        "--incluster-report-configmap.",
+        metavar="PATH",
+    ),
+    Setting(
         "local",
         "start a throwaway local control plane (etcd + kube-apiserver) and run "
         "as a service account in it, exactly as in a pod.",

@@ -10,6 +10,7 @@ which must never cut through our markup.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from collections import defaultdict
@@ -90,6 +91,10 @@ class Html:
             text = text[: limit - 1] + "\u2026"
         lines = (html.escape(_INVISIBLE.sub(_visible, line)) for line in text.split("\n"))
         return "<br>".join(lines)
+
+    def attr(self, value: object) -> str:
+        """Like :meth:`text`, for an attribute value: one line (newlines become spaces)."""
+        return self.text(str(value).replace("\r", " ").replace("\n", " "))
 
     def cell(self, value: object, tag: str = "td", attrs: str = "") -> str:
         return f"<{tag}{attrs}>{self.text(value)}</{tag}>"
@@ -198,8 +203,10 @@ class Html:
         errors: Sequence[Mapping[str, object]],
         calls: Sequence[ApiCall],
         outcomes: Sequence[AccessOutcome],
+        test_id: str = "",
     ) -> str:
-        """Everything pytest-incluster knows about one test, or "" when it knows nothing."""
+        """Everything pytest-incluster knows about one test, or "" when it knows nothing;
+        with ``test_id``, the block carries the id the access matrix links to."""
         parts = [self.error(e) for e in errors]
         if outcomes:
             parts.append(self.outcomes_table(outcomes, f"Access checks ({len(outcomes)})"))
@@ -207,7 +214,8 @@ class Html:
             parts.append(self.calls_table(calls))
         if not parts:
             return ""
-        return f'<div class="incluster-test">{"".join(parts)}</div>'
+        element_id = f' id="{test_anchor(test_id)}"' if test_id else ""
+        return f'<div class="incluster-test"{element_id}>{"".join(parts)}</div>'
 
     # -- summary ----------------------------------------------------------------------------
 
@@ -271,6 +279,14 @@ class Html:
             f'{head}<p class="incluster-access-totals">{self.text(totals)}</p>'
             f"{subjects}{''.join(groups)}{admission_section(self, admission)}</section>"
         )
+
+
+def test_anchor(test_id: str) -> str:
+    """A stable element id for a test's block (the test id itself may hold any character)."""
+    return "incluster-test-" + hashlib.sha256(test_id.encode()).hexdigest()[:12]
+
+
+test_anchor.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 def _failures(outcomes: Iterable[AccessOutcome]) -> int:

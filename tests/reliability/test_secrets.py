@@ -15,7 +15,7 @@ log records:
   the base64 ``client-key-data`` of a kubeconfig.
 
 None of them may appear in stdout, stderr, the log file, the HTML report, the JUnit XML,
-``pytestdebug.log`` or the call log the suite dumps.
+``pytestdebug.log``, the ``--incluster-results`` document or the call log the suite dumps.
 """
 
 from __future__ import annotations
@@ -67,6 +67,16 @@ def test_tokenrequest_token(k8s):
     assert issued.startswith("not-a-jwt"), f"issued {issued} in {body}"
 
 
+def test_access_check_about_the_token(k8s_token, pytestconfig, request):
+    # What a check records when the server's reason and the resource name carry the token.
+    from pytest_incluster.access.decision import AccessOutcome
+    from pytest_incluster.pytest_plugin.state import get_state
+
+    get_state(pytestconfig).outcomes.append(AccessOutcome(
+        request.node.nodeid, f"self ({k8s_token})", "get", f"secrets/{k8s_token}", "default",
+        "forbidden", "forbidden", f"RBAC: no rule for {k8s_token}"))
+
+
 def test_admin_credential():
     key = Path(os.environ["ADMIN_KEY_FILE"]).read_text()
     kubeconfig = yaml.safe_load(Path(os.environ["ADMIN_KUBECONFIG_INLINE"]).read_text())
@@ -94,7 +104,7 @@ def _fragments(label: str, secret: str, size: int = 24) -> Iterator[tuple[str, s
 def _outputs(directory: Path, stdout: str, stderr: str) -> Iterator[tuple[str, str]]:
     yield "stdout", stdout
     yield "stderr", stderr
-    for name in ("debug.log", "report.html", "junit.xml", "pytestdebug.log"):
+    for name in ("debug.log", "report.html", "junit.xml", "pytestdebug.log", "results.json"):
         yield name, (directory / name).read_text(errors="replace")
     for path in sorted(directory.glob("calls-*.json")):
         yield path.name, path.read_text()
@@ -129,6 +139,7 @@ def test_no_credential_reaches_any_output(runner: Runner, suite_dir: Path, tmp_p
         "--log-file-level=DEBUG",
         "--html=report.html",
         "--junitxml=junit.xml",
+        "--incluster-results=results.json",
         "-o",
         "junit_logging=all",
         "--debug=pytestdebug.log",
@@ -137,7 +148,7 @@ def test_no_credential_reaches_any_output(runner: Runner, suite_dir: Path, tmp_p
             "ADMIN_KUBECONFIG_INLINE": str(inline_kubeconfig),
         },
     )
-    assert run.outcomes() == {"failed": 3}, run.describe()
+    assert run.outcomes() == {"failed": 3, "passed": 1}, run.describe()
     issued = (suite_dir / "issued.token").read_text()
     token = (runner.sa_dir / "token").read_text()
     assert len(issued) > 100
@@ -169,3 +180,5 @@ def test_no_credential_reaches_any_output(runner: Runner, suite_dir: Path, tmp_p
     assert "finish pytest_fixture_setup --> *** [hook]" in trace  # the k8s_token fixture
     assert "pytest_assertrepr_compare [hook]" in trace
     assert "eyJ" not in trace  # nothing JWT-like, not even a token the plugin never saw
+    results = (suite_dir / "results.json").read_text()
+    assert '"resource": "secrets/***"' in results  # the decision is there, its token masked

@@ -8,6 +8,7 @@ Chromium comes from Debian (``apt-get install -y chromium``). It logs every cons
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 import subprocess
@@ -177,3 +178,131 @@ def test_access_tables_sort_by_a_clicked_column(
     table = result.stdout.split('id="incluster-access-subjects"')[1].split("</table>")[0]
     assert '<th data-dir="asc">Checks</th>' in table
     assert table.index("system:serviceaccount:tests:viewer") < table.index("alice")
+
+
+def _after_load(report: Path, target: Path, script: str) -> Path:
+    """``report`` with ``script`` run 100 ms after load (pytest-html has built its table)."""
+    hook = (
+        "<script>window.addEventListener('load',function(){setTimeout(function(){"
+        f"{script}}},100);}});</script></body>"
+    )
+    target.write_text(report.read_text().replace("</body>", hook))
+    return target
+
+
+def _dom_after(chromium: str, page: Path, tmp_path: Path) -> str:
+    result = run_chromium(
+        chromium, tmp_path, "--virtual-time-budget=3000", "--dump-dom", page.as_uri()
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert console_messages(result.stderr) == []
+    return result.stdout
+
+
+def test_matrix_filters_hide_what_is_not_asked_for(
+    chromium: str, report: Path, tmp_path: Path
+) -> None:
+    unfiltered = _dom_after(chromium, report, tmp_path)
+    assert unfiltered.count('<div class="incluster-matrix" ') == 2
+    assert (
+        'style="display: none;"'
+        not in unfiltered.split('id="incluster-matrix"')[1].split("</section>")[0]
+    )
+
+    mismatches = _after_load(
+        report,
+        tmp_path / "mismatches.html",
+        "var m=document.getElementById('incluster-matrix-mismatches');m.checked=true;"
+        "m.dispatchEvent(new Event('change'));",
+    )
+    dom = _dom_after(chromium, mismatches, tmp_path)
+    # alice's grid (two mismatches) stays, the viewer's (none) goes.
+    assert '<div class="incluster-matrix" data-subject="alice" data-namespace="tests">' in dom
+    assert (
+        '<div class="incluster-matrix" data-subject="system:serviceaccount:tests:viewer" '
+        'data-namespace="tests" style="display: none;">'
+    ) in dom
+
+    by_subject = _after_load(
+        report,
+        tmp_path / "subject.html",
+        "var s=document.getElementById('incluster-matrix-subject');"
+        "s.value='system:serviceaccount:tests:viewer';s.dispatchEvent(new Event('change'));",
+    )
+    dom = _dom_after(chromium, by_subject, tmp_path)
+    assert (
+        '<div class="incluster-matrix" data-subject="alice" data-namespace="tests" '
+        'style="display: none;">'
+    ) in dom
+    assert (
+        '<div class="incluster-matrix" data-subject="system:serviceaccount:tests:viewer" '
+        'data-namespace="tests">'
+    ) in dom
+
+
+def test_a_mismatch_opens_its_test_in_the_results_table(
+    chromium: str, report: Path, tmp_path: Path
+) -> None:
+    clicked = _after_load(
+        report,
+        tmp_path / "clicked.html",
+        "document.querySelector('a.incluster-test-link[data-test$=test_hole_in_rbac]').click();"
+        "document.body.setAttribute('data-scrolled',String(window.scrollY));",
+    )
+    dom = _dom_after(chromium, clicked, tmp_path)
+    linked = dom.split('class="results-table-row failed incluster-linked"')
+    assert len(linked) == 2, "exactly one results row is marked as the link's target"
+    assert linked[1].index("test_suite.py::test_hole_in_rbac") < linked[1].index("</tbody>")
+    scrolled = int(dom.split('data-scrolled="')[1].split('"')[0])
+    assert scrolled > 500  # the row is far below the matrix
+
+
+def test_matrix_screenshot_shows_the_grid(chromium: str, report: Path, tmp_path: Path) -> None:
+    # Only the matrix: everything else on the page hidden, so the picture is the grid.
+    only = _after_load(report, tmp_path / "only.html", "")
+    only.write_text(
+        only.read_text().replace(
+            "</head>",
+            "<style>body *{visibility:hidden}#incluster-matrix,#incluster-matrix *"
+            "{visibility:visible}#incluster-matrix{position:absolute;top:0;left:0;"
+            "background:#fff}</style></head>",
+        )
+    )
+    shot = tmp_path / "matrix.png"
+    result = run_chromium(
+        chromium, tmp_path, "--window-size=900,500", f"--screenshot={shot}", only.as_uri()
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert console_messages(result.stderr) == []
+    width, height, rows = png_rows(shot)
+    assert (width, height) == (900, 500)
+    assert len(set(rows)) > 50
+
+
+def test_a_report_of_5000_checks_renders_and_its_matrix_works(
+    chromium: str, tmp_path: Path
+) -> None:
+    """The size bench/report_size.py measures; here only whether it works, never how fast."""
+    from bench.report_size import make_report
+
+    report, results, _ = make_report(tmp_path, 5000)
+    mismatches = _after_load(
+        report,
+        tmp_path / "mismatches.html",
+        "var m=document.getElementById('incluster-matrix-mismatches');m.checked=true;"
+        "m.dispatchEvent(new Event('change'));"
+        "document.body.setAttribute('data-hidden-rows',String(document.querySelectorAll("
+        "'.incluster-matrix tbody tr[style*=none]').length));",
+    )
+    result = run_chromium(
+        chromium, tmp_path, "--virtual-time-budget=600000", "--dump-dom", mismatches.as_uri()
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert console_messages(result.stderr) == []
+    dom = result.stdout
+    assert dom.count('<div class="incluster-matrix" ') == 110
+    assert dom.count('<tbody class="results-table-row passed"') == 4750
+    assert dom.count('<tbody class="results-table-row failed"') == 250  # one in 20
+    hidden = int(dom.split('data-hidden-rows="')[1].split('"')[0])
+    assert 0 < hidden < dom.count('<tr data-mismatch="')
+    assert len(json.loads(results.read_text())["decisions"]) == 5000

@@ -9,6 +9,7 @@ upload is not allowed, and that the token appears in no output at all.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -123,6 +124,7 @@ def test_report_is_stored_in_configmaps_and_fetched(
         "junit.xml",
         "--incluster-report-configmap",
         "suite-report",
+        "--incluster-results=out/results.json",
         BIG_OUTPUT=str(1024 * 1024),
         PYTEST_INCLUSTER_TERMINATION_LOG=str(termination),
     )
@@ -158,6 +160,9 @@ def test_report_is_stored_in_configmaps_and_fetched(
     assert fetched.returncode == 0, fetched.stderr
     assert (out / "report.html").read_bytes() == (pytester.path / "report.html").read_bytes()
     assert (out / "junit.xml").read_bytes() == (pytester.path / "junit.xml").read_bytes()
+    results = (pytester.path / "out" / "results.json").read_bytes()
+    assert (out / "results.json").read_bytes() == results
+    assert json.loads(results)["totals"]["decisions"] == 2
     assert fetched.stdout.splitlines()[-1].startswith("pytest-incluster: 3 passed")
     # The console script reads the same chunked report back to the same bytes.
     command = Path(sys.executable).parent / "pytest-incluster"
@@ -173,8 +178,10 @@ def test_report_is_stored_in_configmaps_and_fetched(
     )
     assert by_command.returncode == 0, by_command.stderr
     summary_line = fetched.stdout.splitlines()[-1]
-    assert by_command.stdout == f"wrote cli/report.html\nwrote cli/junit.xml\n{summary_line}\n"
-    for name in ("report.html", "junit.xml"):
+    assert by_command.stdout == (
+        f"wrote cli/report.html\nwrote cli/junit.xml\nwrote cli/results.json\n{summary_line}\n"
+    )
+    for name in ("report.html", "junit.xml", "results.json"):
         assert (pytester.path / "cli" / name).read_bytes() == (out / name).read_bytes()
 
     page, data = read_report(out / "report.html")

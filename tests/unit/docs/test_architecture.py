@@ -29,6 +29,7 @@ LAYERS: dict[str, float] = {
     "admission": 4,
     "local": 4,
     "privilege": 4.5,  # least privilege: builds on access/ (grammar, resolution, reviews)
+    "results": 4.5,  # the results document, merge and diff: plain data the report may show
     "report": 5,
     "pytest_plugin": 6,
     "cli": 6,
@@ -57,6 +58,7 @@ PYTEST_FREE = (
     "client",
     "local",
     "privilege",
+    "results",
     "cli",
     "errors",
     "calls",

@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from pytest_incluster.report.htmlparts import test_anchor
 from tests.support.htmlreport import read_report, test_log
 
 CONFTEST = r"""
@@ -129,8 +130,9 @@ def test_report_has_environment_calls_checks_and_summary(
 
     denied = test_log(data, "test_suite.py::test_denied_delete")
     # The typed error's message first, then checks and calls, the traceback folded away.
+    anchor = test_anchor("test_suite.py::test_denied_delete")  # the access matrix links here
     assert denied.startswith(
-        '<div class="incluster-test"><div class="incluster-error">'
+        f'<div class="incluster-test" id="{anchor}"><div class="incluster-error">'
         "<b>Forbidden:</b> DELETE /api/v1/namespaces/tests/pods/x -&gt; 403"
     )
     assert "<td>alice</td>" in denied
