@@ -24,7 +24,6 @@ from pytest_incluster.results.document import (
     Decision,
     Identity,
     ResultsDocument,
-    admission_record,
 )
 from pytest_incluster.version import __version__
 
@@ -52,15 +51,6 @@ def register(config: pytest.Config) -> None:
         config.pluginmanager.register(ResultsHooks(config), PLUGIN_NAME)
 
 
-def record_admission(config: pytest.Config, **fields: str) -> None:
-    """Add one admission decision to the document (the fields of
-    :func:`~pytest_incluster.results.document.admission_record`); nothing without
-    ``--incluster-results``. For the admission checks to call as they decide."""
-    plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
-    if isinstance(plugin, ResultsHooks):
-        plugin.admission.append(admission_record(**fields))
-
-
 def _phase_outcome(report: pytest.TestReport) -> str:
     if report.failed:
         return "failed" if report.when == "call" else "error"
@@ -74,8 +64,6 @@ class ResultsHooks:
         self.config = config
         self.test_outcomes: dict[str, str] = {}
         self.note = ""
-        # Admission decisions, added by the admission checks (see admission_record).
-        self.admission: list[AdmissionDecision] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         outcome = _phase_outcome(report)
@@ -128,7 +116,10 @@ class ResultsHooks:
             ),
             identity=identity,
             decisions=decisions,
-            admission=tuple(self.admission),
+            admission=tuple(
+                AdmissionDecision.of(r, self.test_outcomes.get(r.test_id, "unknown"))
+                for r in state.admission
+            ),
             run={k: v for k, v in run.items() if v},
             tests=tests,
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from pytest_incluster.access.decision import NOT_ASKED, AccessOutcome
+from pytest_incluster.admission.decision import AdmissionRecord
 from pytest_incluster.results.errors import ResultsError
 
 SCHEMA: Final = "pytest-incluster/results"
@@ -105,48 +106,37 @@ class Decision:
 
 @dataclass(frozen=True)
 class AdmissionDecision:
-    """One admission check: a request that authorization let through, and what admission
-    (a webhook, a ValidatingAdmissionPolicy, a built-in plugin) answered."""
+    """One admission check (a server-side dry run or a write a test made): what the cluster
+    answered after authorization, and what the test or access document expected."""
 
     subject: str
-    operation: str  # CREATE, UPDATE, DELETE, CONNECT
-    resource: str
+    operation: str  # create, update, apply, or the HTTP method of a test's own write
+    target: str  # "Pod/name"
     namespace: str
-    expected: str  # "admitted" or "denied"
-    actual: str  # "admitted", "denied" or "error"
-    decided_by: str  # the webhook, policy or plugin that decided, when the server names it
-    reason: str
+    expected: str  # "admitted", "rejected", or "" when nothing was expected
+    actual: str  # "admitted" or "rejected"
+    stage: str  # "" when admitted; authorization, admission, quota or validation
+    by: str  # PodSecurity, the policy and binding, the webhook, the quota...
+    message: str
     test_id: str
-    outcome: str
+    outcome: str  # the test's: passed, failed, error, skipped, unknown
 
-
-def admission_record(
-    *,
-    subject: str,
-    operation: str,
-    resource: str,
-    namespace: str,
-    expected: str,
-    actual: str,
-    decided_by: str = "",
-    reason: str = "",
-    test_id: str = "",
-    outcome: str = "unknown",
-) -> AdmissionDecision:
-    """The entry for the document's ``admission`` list; the admission checks' hook hands its
-    records here (keyword arguments, so the two sides can be wired without sharing a type)."""
-    return AdmissionDecision(
-        subject,
-        operation,
-        resource,
-        namespace,
-        expected,
-        actual,
-        decided_by,
-        reason,
-        test_id,
-        outcome,
-    )
+    @classmethod
+    def of(cls, record: AdmissionRecord, test_outcome: str) -> AdmissionDecision:
+        """The document's form of the admission checks' record of one decision."""
+        return cls(
+            subject=record.subject,
+            operation=record.operation,
+            target=record.target,
+            namespace=record.namespace,
+            expected=record.expected,
+            actual="admitted" if record.admitted else "rejected",
+            stage=record.stage,
+            by=record.by,
+            message=record.message,
+            test_id=record.test_id,
+            outcome=test_outcome,
+        )
 
 
 @dataclass(frozen=True)
@@ -180,7 +170,7 @@ def totals_of(
     totals = {"decisions": len(listed), "passed": kinds[None], "failed": len(listed) - kinds[None]}
     totals |= {kind.replace(" ", "_"): kinds[kind] for kind in MISMATCH_KINDS}
     totals["admission"] = len(admitted)
-    totals["admission_failed"] = sum(1 for a in admitted if a.expected != a.actual)
+    totals["admission_failed"] = sum(1 for a in admitted if a.expected and a.expected != a.actual)
     return totals
 
 

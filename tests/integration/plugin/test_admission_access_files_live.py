@@ -4,6 +4,7 @@ included) in the document's namespace, passing and failing on the cluster's deci
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -99,7 +100,9 @@ rejected:
         "no:cacheprovider",
     ]
     report = pytester.path / "report.html"
-    result = pytester.runpytest_subprocess(*options, "-rA", "-v", f"--html={report}")
+    result = pytester.runpytest_subprocess(
+        *options, "-rA", "-v", f"--html={report}", "--incluster-results=results.json"
+    )
     result.assert_outcomes(passed=1, failed=4)
     result.stdout.fnmatch_lines_random(
         [
@@ -141,3 +144,19 @@ rejected:
         page,
     )
     assert len(rows) == 1
+
+    # The machine-readable results carry the same decisions, stage and by included.
+    results = json.loads((pytester.path / "results.json").read_text())
+    by_item = {(a["test_id"].split("::", 1)[1], a["target"]): a for a in results["admission"]}
+    assert len(results["admission"]) == 5
+    root = by_item[("self::rejected::Pod/root", "Pod/root")]
+    assert (root["expected"], root["actual"], root["stage"], root["by"], root["outcome"]) == (
+        "rejected",
+        "rejected",
+        "admission",
+        "PodSecurity",
+        "passed",
+    )
+    jane = by_item[("jane::rejected::Pod/root", "Pod/root")]
+    assert (jane["subject"], jane["stage"], jane["outcome"]) == ("jane", "authorization", "failed")
+    assert (results["totals"]["admission"], results["totals"]["admission_failed"]) == (5, 4)

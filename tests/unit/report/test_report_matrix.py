@@ -127,18 +127,22 @@ def test_an_unwritable_results_path_is_a_warning_not_a_crash(suite: pytest.Pytes
     )
 
 
-def test_admission_decisions_recorded_during_the_run_are_in_the_document(
-    suite: pytest.Pytester,
-) -> None:
+def test_the_admission_checks_records_are_in_the_document(suite: pytest.Pytester) -> None:
+    # The admission markers and access-document items add an AdmissionRecord to the session
+    # state as they judge (tests/integration/plugin/test_admission_*_live.py); here one is
+    # added the same way, to show the document takes every record with its test's outcome.
     suite.makepyfile(
         test_admission="""
-from pytest_incluster.pytest_plugin.results_hooks import record_admission
+from pytest_incluster.admission.decision import AdmissionRecord
+from pytest_incluster.pytest_plugin.state import get_state
 
 
 def test_webhook(pytestconfig, request):
-    record_admission(pytestconfig, subject="alice", operation="CREATE", resource="pods",
-                     namespace="tests", expected="denied", actual="admitted",
-                     decided_by="no-privileged", test_id=request.node.nodeid)
+    get_state(pytestconfig).admission.append(AdmissionRecord(
+        test_id=request.node.nodeid, subject="alice", namespace="tests", target="Pod/root",
+        operation="create", expected="rejected", admitted=True, stage="", by="",
+        message="", passed=False))
+    raise AssertionError("admitted")
 """
     )
     suite.runpytest("-p", "no:cacheprovider", "--incluster-results=results.json")
@@ -146,15 +150,16 @@ def test_webhook(pytestconfig, request):
     assert data["admission"] == [
         {
             "subject": "alice",
-            "operation": "CREATE",
-            "resource": "pods",
+            "operation": "create",
+            "target": "Pod/root",
             "namespace": "tests",
-            "expected": "denied",
+            "expected": "rejected",
             "actual": "admitted",
-            "decided_by": "no-privileged",
-            "reason": "",
+            "stage": "",
+            "by": "",
+            "message": "",
             "test_id": "test_admission.py::test_webhook",
-            "outcome": "unknown",
+            "outcome": "failed",
         }
     ]
     assert (data["totals"]["admission"], data["totals"]["admission_failed"]) == (1, 1)

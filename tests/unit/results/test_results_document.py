@@ -12,11 +12,11 @@ from pytest_incluster.report.redact import Redactor
 from pytest_incluster.results.document import (
     SCHEMA,
     SCHEMA_VERSION,
+    AdmissionDecision,
     Cluster,
     Decision,
     Identity,
     ResultsDocument,
-    admission_record,
     load,
     stage_of,
 )
@@ -55,14 +55,18 @@ def test_a_document_round_trips_through_its_file(tmp_path: Path) -> None:
         Identity("system:serviceaccount:ci:runner", ("system:serviceaccounts",)),
         (decision(), decision("allowed", "forbidden", verb="create", outcome="failed")),
         (
-            admission_record(
+            AdmissionDecision(
                 subject="alice",
-                operation="CREATE",
-                resource="pods",
+                operation="create",
+                target="Pod/root",
                 namespace="team-a",
-                expected="denied",
+                expected="rejected",
                 actual="admitted",
-                decided_by="ValidatingAdmissionPolicy no-privileged",
+                stage="",
+                by="",
+                message="",
+                test_id="test_pods.py::test_root",
+                outcome="failed",
             ),
         ),
         run={"suite_version": "1a2b3c4d5e6f"},
