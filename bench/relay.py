@@ -75,19 +75,29 @@ class DelayRelay:
         self.delay_s = max(0.0, rtt_ms) / 2000.0  # one way
         self.port = 0
         self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = await asyncio.start_server(self._serve, host, port, backlog=512)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
+        """Stop listening and drop the connections still open."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        open_now = list(self._connections)
+        for task in open_now:
+            task.cancel()
+        await asyncio.gather(*open_now, return_exceptions=True)
 
     async def _serve(
         self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
     ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
         try:
             server_reader, server_writer = await asyncio.open_connection(*self.upstream)
         except OSError:
@@ -98,11 +108,11 @@ class DelayRelay:
                 _pump(client_reader, server_writer, self.delay_s),
                 _pump(server_reader, client_writer, self.delay_s),
             )
+        except asyncio.CancelledError:
+            pass  # the relay is closing: end this connection quietly (the task is its own)
         finally:
-            for writer in (client_writer, server_writer):
-                writer.close()
-                with contextlib.suppress(OSError, ConnectionError):
-                    await writer.wait_closed()
+            client_writer.close()
+            server_writer.close()
 
 
 async def _main(upstream: str, rtt_ms: float, port: int) -> None:
