@@ -65,7 +65,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument(
         "--json",
         type=Path,
+        nargs="?",
         default=BENCH_DIR / "results.json",
+        const=BENCH_DIR / "results.json",
         metavar="FILE",
         help="JSON results (default bench/results.json)",
     )
