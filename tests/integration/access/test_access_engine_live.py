@@ -441,6 +441,8 @@ def test_an_answer_is_read_while_later_questions_are_still_asked(
         safety.cancel()
         checker.close()
     assert held_when_first_was_read
-    assert first.review is not None and first.review.allowed
-    assert last.review is not None and not last.review.allowed
+    assert first.review is not None
+    assert first.review.allowed
+    assert last.review is not None
+    assert not last.review.allowed
     assert checker.round_trips == 3  # two reviews and the ServiceAccount's existence
