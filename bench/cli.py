@@ -5,13 +5,18 @@ Order of work (everything after the set-up shares one control plane):
 1. start the control plane, provision the runner and its RBAC, generate the checks;
 2. the truth: the floor (D) answers every check once, untimed; the matrix files are written
    with those answers as expectations;
-3. warm-ups, untimed: A on a small file, B on a few checks (fills kubectl's discovery cache and
-   measures what one kubectl costs, to decide whether B can run in full), C on a few;
-4. ``--repeat`` interleaved rounds of A B C D, each checked against the truth;
-5. A at every ``--scale`` size, interleaved, also checked;
-6. E: collect-only overhead and import times;
-7. pyinstrument profiles when a target is missed (``--profile auto``) or always;
-8. JSON, markdown (stdout and the ``--markdown`` file); exit 1 if any decision disagreed.
+3. warm-ups, untimed: A on a small file (and the runner-image variant's bytecode);
+4. for every round-trip time of ``--rtt-set`` (0: direct; otherwise through the latency relay
+   of :mod:`bench.relay`): B and C warm-ups (B's fills kubectl's discovery cache for that URL and
+   measures what one kubectl costs, to decide whether B can run in full), the relay's own
+   round trip (a lower bound: at least the asked RTT), then ``--repeat`` interleaved rounds of
+   A A' B C D E, each checked against the truth;
+5. the relay alone: D direct and D through the relay at RTT 0, interleaved; D at several
+   concurrency limits at the largest RTT (how the default was chosen);
+6. A at every ``--scale`` size (direct), interleaved, also checked;
+7. collect-only overhead and import times;
+8. pyinstrument profiles when a target is missed (``--profile auto``) or always;
+9. JSON, markdown (stdout and the ``--markdown`` file); exit 1 if any decision disagreed.
 """
 
 from __future__ import annotations
@@ -37,10 +42,12 @@ from bench import child, contenders, overhead, profiling, report
 from bench.cluster import BenchCluster
 from bench.contenders import Outcome
 from bench.entries import Entry, generate
+from bench.relay import RelayProcess
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 B_WARMUP = 20
+SWEEP = (8, 16, 32, 64)  # concurrency limits D is timed at, at the largest RTT
 
 
 def _log(message: str) -> None:
@@ -58,7 +65,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument(
         "--json",
         type=Path,
+        nargs="?",
         default=BENCH_DIR / "results.json",
+        const=BENCH_DIR / "results.json",
         metavar="FILE",
         help="JSON results (default bench/results.json)",
     )
@@ -70,6 +79,20 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="markdown summary (default bench/RESULTS.md)",
     )
     p.add_argument("--seed", type=int, default=1, help="seed for the checks (default 1)")
+    p.add_argument(
+        "--rtt-set",
+        default="0,1,20",
+        metavar="MS,...",
+        help="round-trip times to measure A-E at, in one run (default 0,1,20; 0 is direct, "
+        "anything else goes through the latency relay)",
+    )
+    p.add_argument(
+        "--rtt",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="measure at this one round-trip time only (short for --rtt-set MS)",
+    )
     p.add_argument(
         "--b-sample",
         type=int,
@@ -83,11 +106,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         type=float,
         default=480.0,
         metavar="SECONDS",
-        help="time B may take over all rounds when --b-sample is 0 (default 480)",
+        help="time B may take over all rounds and RTTs when --b-sample is 0 (default 480)",
     )
     p.add_argument(
         "--scale",
-        default="100,1000,5000",
+        default="100,1000,5000,10000",
         metavar="SIZES",
         help="matrix sizes for the scaling of A, comma-separated ('' skips)",
     )
@@ -119,7 +142,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         p.error(f"--scale {args.scale!r} is not a comma-separated list of sizes")
     if any(s < 1 for s in args.scale_sizes):
         p.error("--scale sizes must be positive")
+    rtt_text = args.rtt_set if args.rtt is None else str(args.rtt)
+    try:
+        args.rtts = sorted({float(s) for s in rtt_text.split(",") if s.strip()})
+    except ValueError:
+        p.error(f"--rtt-set {rtt_text!r} is not a comma-separated list of milliseconds")
+    if not args.rtts or any(r < 0 for r in args.rtts):
+        p.error("round-trip times must be zero or positive, at least one")
     return args
+
+
+def rtt_key(rtt: float) -> str:
+    """``20`` for 20.0, ``0.5`` for 0.5: the RTT as it appears in keys and tables."""
+    return f"{rtt:g}"
 
 
 def _median(values: Sequence[float]) -> float:
@@ -128,6 +163,11 @@ def _median(values: Sequence[float]) -> float:
 
 def _mib(kib: Sequence[int]) -> float:
     return _median([k / 1024 for k in kib])
+
+
+def _load() -> str:
+    """The 1-, 5- and 15-minute load averages, recorded next to the numbers they disturb."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 class Bench:
@@ -194,24 +234,37 @@ class Bench:
             f" of the first {self.n}: {allowed} allowed, {self.n - allowed} forbidden"
         )
 
-    def warm_up(self) -> tuple[int | None, str]:
-        """Untimed first runs; returns B's sample size (None: all) and how B is run."""
+    def warm_up(self) -> None:
+        """Untimed first runs of A: bytecode, assertion-rewrite caches, the image's pycache."""
         self._run_a(min(100, self.n), "warmup")  # also writes the assertion-rewrite cache
         self._run_a(min(100, self.n), "pod-image-build", pod=True, filling=True)
         self.rewritten = child.drop_rewrite_caches(self.pod_pycache)
+        contenders.run_e(
+            contenders.write_trivial_suite(self.workdir / "floor", self.n),
+            self.workdir,
+            "floor-warmup",
+        )
+
+    def warm_up_endpoint(self, tag: str) -> tuple[int | None, str]:
+        """Untimed B and C at the current endpoint; returns B's sample size (None: all) and
+        how B is run. B's budget is shared by every RTT of the run."""
         self._verify(contenders.run_c(self.cluster, self.entries[:B_WARMUP]), self.entries)
         first = contenders.run_b(self.cluster, self.entries, range(min(B_WARMUP, self.n)))
         self._verify(first, self.entries)
         per_check = first.wall_s / max(1, len(first.decisions))
+        budget = self.args.b_budget / len(self.args.rtts)
         if self.args.b_sample:
             k = min(self.args.b_sample, self.n)
             why = "--b-sample"
         else:
             projected = per_check * self.n * self.args.repeat
-            fits = int(self.args.b_budget / max(per_check * self.args.repeat, 1e-9))
-            k = self.n if projected <= self.args.b_budget else max(B_WARMUP, min(fits, self.n))
-            why = f"--b-budget {self.args.b_budget:g}s, projected {projected:.0f}s for all"
-        _log(f"kubectl costs {per_check * 1000:.0f} ms per check; B runs {k} of {self.n} ({why})")
+            fits = int(budget / max(per_check * self.args.repeat, 1e-9))
+            k = self.n if projected <= budget else max(B_WARMUP, min(fits, self.n))
+            why = f"--b-budget share {budget:g}s, projected {projected:.0f}s for all"
+        _log(
+            f"{tag}: kubectl costs {per_check * 1000:.0f} ms per check; B runs {k} of {self.n} "
+            f"({why})"
+        )
         if k >= self.n:
             return None, f"all {self.n} checks every round"
         return k, (
@@ -219,20 +272,22 @@ class Bench:
             f"{self.n}"
         )
 
-    def rounds(self, b_sample: int | None) -> dict[str, Any]:
-        samples: dict[str, list[float]] = {"a": [], "a_pod": [], "b": [], "c": [], "d": []}
+    def rounds(self, b_sample: int | None, tag: str) -> dict[str, Any]:
+        samples: dict[str, list[float]] = {"a": [], "a_pod": [], "b": [], "c": [], "d": [], "e": []}
         rss: list[int] = []
+        e_rss: list[int] = []
         requests: list[float] = []
+        floor_suite = contenders.write_trivial_suite(self.workdir / "floor", self.n)
         for rnd in range(self.args.repeat):
             before = self.cluster.request_total()
-            a = self._run_a(self.n, f"round{rnd}")
+            a = self._run_a(self.n, f"{tag}-round{rnd}")
             after = self.cluster.request_total()
             assert a.run is not None
             samples["a"].append(a.wall_s)
             rss.append(a.run.max_rss_kib)
             requests.append(after - before - 1)  # minus the first scrape itself
 
-            pod = self._run_a(self.n, f"pod{rnd}", pod=True)
+            pod = self._run_a(self.n, f"{tag}-pod{rnd}", pod=True)
             samples["a_pod"].append(pod.wall_s)
 
             if b_sample is None:
@@ -252,20 +307,96 @@ class Bench:
             d = contenders.run_d(self.cluster, self.entries[: self.n])
             self._verify(d, self.entries)
             samples["d"].append(d.wall_s)
+
+            e = contenders.run_e(floor_suite, self.workdir, f"{tag}-floor{rnd}")
+            samples["e"].append(e.wall_s)
+            e_rss.append(e.max_rss_kib)
             _log(
-                f"round {rnd + 1}/{self.args.repeat}: A {a.wall_s:.2f}s  "
+                f"{tag} round {rnd + 1}/{self.args.repeat}: A {a.wall_s:.2f}s  "
                 f"A(pod env) {samples['a_pod'][-1]:.2f}s  B {samples['b'][-1]:.1f}s"
-                f"  C {c.wall_s:.2f}s  D {d.wall_s:.2f}s"
+                f"  C {c.wall_s:.2f}s  D {d.wall_s:.2f}s  E {e.wall_s:.2f}s  "
+                f"(load {_load()})"
             )
         a_s = _median(samples["a"])
+        medians = {k: _median(vs) for k, vs in samples.items()}
+        floor = max(medians["d"], medians["e"])
         return {
             "samples": {k: [round(v, 4) for v in vs] for k, vs in samples.items()},
-            **{f"{k}_s": round(_median(vs), 4) for k, vs in samples.items()},
+            **{f"{k}_s": round(v, 4) for k, v in medians.items()},
+            "b_over_a": round(medians["b"] / a_s, 2),
+            "c_over_a": round(medians["c"] / a_s, 2),
+            "a_over_d": round(a_s / medians["d"], 2),
+            "c_over_d": round(medians["c"] / medians["d"], 2),
+            "a_over_floor": round(a_s / floor, 2),
             "a_peak_rss_mib": round(_mib(rss), 1),
             "a_peak_rss_mib_samples": [round(k / 1024, 1) for k in rss],
+            "e_peak_rss_mib": round(_mib(e_rss), 1),
             "a_requests_per_run": _median(requests),
             "a_requests_per_s": round(_median(requests) / a_s, 1),
+            "load_average": _load(),
         }
+
+    def at_rtt(self, rtt: float) -> dict[str, Any]:
+        """Warm-ups and rounds at one RTT (through a relay unless 0), plus the relay's check."""
+        tag = f"rtt{rtt_key(rtt)}"
+        relay = None
+        if rtt > 0:
+            host, port = self.cluster.direct_address
+            relay = RelayProcess(host, port, rtt)
+        try:
+            self.cluster.use_endpoint(f"https://127.0.0.1:{relay.port}" if relay else None)
+            b_sample, b_mode = self.warm_up_endpoint(tag)
+            measured_rtt = contenders.round_trip_ms(self.cluster, self.entries)
+            out = self.rounds(b_sample, tag)
+        finally:
+            self.cluster.use_endpoint(None)
+            if relay is not None:
+                relay.close()
+        out["b_mode"] = b_mode
+        out["review_round_trip_ms"] = round(measured_rtt, 2)
+        out["relay_delay_ok"] = measured_rtt >= rtt  # a lower bound: the relay adds >= RTT
+        if not out["relay_delay_ok"]:
+            _log(f"{tag}: FAILED self-check: a review took {measured_rtt:.2f} ms < RTT {rtt} ms")
+        return out
+
+    def relay_alone(self) -> dict[str, Any]:
+        """D direct and D through the relay at RTT 0, interleaved: what the relay itself costs;
+        and D at several concurrency limits at the largest RTT (the default's justification)."""
+        host, port = self.cluster.direct_address
+        direct: list[float] = []
+        relayed: list[float] = []
+        entries = self.entries[: self.n]
+        with RelayProcess(host, port, 0) as relay:
+            for _ in range(self.args.repeat):
+                self.cluster.use_endpoint(None)
+                direct.append(contenders.run_d(self.cluster, entries).wall_s)
+                self.cluster.use_endpoint(f"https://127.0.0.1:{relay.port}")
+                relayed.append(contenders.run_d(self.cluster, entries).wall_s)
+            self.cluster.use_endpoint(None)
+        out: dict[str, Any] = {
+            "relay0_d_samples": [round(v, 4) for v in relayed],
+            "direct_d_samples": [round(v, 4) for v in direct],
+            "relay0_over_direct": round(_median(relayed) / _median(direct), 3),
+            "load_average": _load(),
+        }
+        rtt = max(self.args.rtts)
+        sweep: dict[str, list[float]] = {str(c): [] for c in SWEEP}
+        with RelayProcess(host, port, rtt) as relay:
+            self.cluster.use_endpoint(f"https://127.0.0.1:{relay.port}" if rtt > 0 else None)
+            try:
+                for _ in range(self.args.repeat):
+                    for limit in SWEEP:
+                        d = contenders.run_d(self.cluster, entries, concurrency=limit)
+                        sweep[str(limit)].append(round(d.wall_s, 4))
+            finally:
+                self.cluster.use_endpoint(None)
+        out["concurrency_sweep"] = {
+            "rtt_ms": rtt,
+            "samples": sweep,
+            "median_s": {k: round(_median(v), 4) for k, v in sweep.items()},
+        }
+        _log(f"relay alone: {out['relay0_over_direct']}x direct at RTT 0; sweep {sweep}")
+        return out
 
     def scale(self) -> dict[str, Any]:
         sizes = self.args.scale_sizes
@@ -330,21 +461,37 @@ class Bench:
         mode = self.args.profile
         out_dir = self.args.markdown.parent
         found: dict[str, Any] = {}
-        a_missed = missed & {"a_20x_faster_than_b", "a_3x_faster_than_c", "a_within_2x_of_d"}
+        a_missed = {k for k in missed if not k.startswith("collect")}
         if mode == "always" or (mode == "auto" and a_missed):
             matrix = self._matrix(self.n)
-            for pod, stem, name in (
-                (False, "profile-a", f"A ({self.n} checks)"),
-                (True, "profile-a-pod", f"A ({self.n} checks, runner-image environment)"),
-            ):
-                found[name] = profiling.profile_pytest(
-                    contenders.pytest_argv(matrix, self.cluster, None, pod=pod),
-                    cwd=matrix.parent,
-                    out_stem=out_dir / stem,
-                    log=self.workdir / f"{stem}.log",
-                    env=child.pod_env(self.pod_pycache) if pod else child.clean_env(),
+            runs = [
+                (False, "profile-a", f"A ({self.n} checks, RTT 0)", 0.0),
+                (True, "profile-a-pod", f"A ({self.n} checks, runner-image environment)", 0.0),
+            ]
+            rtt = max(self.args.rtts)
+            if rtt > 0:
+                runs.append(
+                    (False, "profile-a-rtt", f"A ({self.n} checks, RTT {rtt_key(rtt)} ms)", rtt)
                 )
-        if mode == "always" or (mode == "auto" and "collect_overhead_under_150ms" in missed):
+            host, port = self.cluster.direct_address
+            for pod, stem, name, delay in runs:
+                relay = RelayProcess(host, port, delay) if delay > 0 else None
+                try:
+                    self.cluster.use_endpoint(
+                        f"https://127.0.0.1:{relay.port}" if relay is not None else None
+                    )
+                    found[name] = profiling.profile_pytest(
+                        contenders.pytest_argv(matrix, self.cluster, None, pod=pod),
+                        cwd=matrix.parent,
+                        out_stem=out_dir / stem,
+                        log=self.workdir / f"{stem}.log",
+                        env=child.pod_env(self.pod_pycache) if pod else child.clean_env(),
+                    )
+                finally:
+                    self.cluster.use_endpoint(None)
+                    if relay is not None:
+                        relay.close()
+        if mode == "always" or (mode == "auto" and "collect_overhead_under_100ms" in missed):
             found["collect-only with the plugin"] = profiling.profile_pytest(
                 overhead.COLLECT_FLAGS,
                 cwd=suite,
@@ -378,18 +525,41 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             cluster.up()
             bench = Bench(args, workdir, cluster)
             bench.prepare()
-            b_sample, b_mode = bench.warm_up()
-            results: dict[str, Any] = bench.rounds(b_sample)
+            bench.warm_up()
+            by_rtt = {rtt_key(rtt): bench.at_rtt(rtt) for rtt in args.rtts}
+            base_key = "0" if "0" in by_rtt else next(iter(by_rtt))
+            base = by_rtt[base_key]
+            # The keys of earlier runs, measured at RTT 0 (direct) when the set has it.
+            results: dict[str, Any] = {
+                k: v for k, v in base.items() if k not in ("b_mode", "load_average")
+            }
+            results["base_rtt_ms"] = float(base_key)
+            results["rtt"] = by_rtt
+            for key, ratio in (
+                ("c_over_a_rtt20", "c_over_a"),
+                ("b_over_a_rtt20", "b_over_a"),
+                ("a_over_d_rtt20", "a_over_d"),
+                ("a_over_floor_rtt1", "a_over_floor"),
+                ("a_over_floor_rtt0", "a_over_floor"),
+            ):
+                at = key.rsplit("_rtt", 1)[1]
+                results[key] = by_rtt[at][ratio] if at in by_rtt else None
+            results["relay"] = bench.relay_alone()
             results |= bench.scale()
+            scale = results.get("scale", {})
+            fit = results.get("scale_fit")
+            results["scaling_residual_10k"] = (
+                round(fit["max_residual_pct"] / 100, 4)
+                if fit is not None and "10000" in scale
+                else None
+            )
+            results["peak_rss_mib_10k"] = scale.get("10000", {}).get("peak_rss_mib")
             overhead_results, suite = bench.overhead()
             results |= overhead_results
-            results["b_over_a"] = round(results["b_s"] / results["a_s"], 2)
-            results["c_over_a"] = round(results["c_s"] / results["a_s"], 2)
-            results["a_over_d"] = round(results["a_s"] / results["d_s"], 2)
-            results["c_over_d"] = round(results["c_s"] / results["d_s"], 2)  # C/A's ceiling
             results["targets"] = report.targets(results)
-            missed = {k for k, t in results["targets"].items() if not t["reached"]}
+            missed = {k for k, t in results["targets"].items() if t["reached"] is False}
             results["profiles"] = bench.profiles(missed, suite)
+            b_mode = base["b_mode"]
             results["b_mode"] = b_mode
             results["a_pod_rewritten_modules"] = bench.rewritten
             allowed = sum(bench.truth[: args.checks])
@@ -418,9 +588,23 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         "argv": shlex.join(["bench/run", *argv]),
         "scale_repeat": args.scale_repeat,
         "collect_repeat": args.collect_repeat,
+        "rtts_ms": args.rtts,
     }
     results["bench_wall_s"] = round(time.perf_counter() - started, 1)
-    ordered = {k: results[k] for k in ("b_over_a", "c_over_a", "a_over_d", "collect_overhead_ms")}
+    first = (
+        "b_over_a",
+        "c_over_a",
+        "a_over_d",
+        "collect_overhead_ms",
+        "c_over_a_rtt20",
+        "b_over_a_rtt20",
+        "a_over_d_rtt20",
+        "a_over_floor_rtt1",
+        "a_over_floor_rtt0",
+        "scaling_residual_10k",
+        "peak_rss_mib_10k",
+    )
+    ordered = {k: results[k] for k in first}
     ordered |= {k: v for k, v in results.items() if k not in ordered}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(ordered, indent=2) + "\n")
@@ -429,6 +613,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     args.markdown.write_text(text)
     print(text)
     _log(f"wrote {args.json} and {args.markdown}")
+    slow_relay = [k for k, v in results["rtt"].items() if not v["relay_delay_ok"]]
+    if slow_relay:
+        _log(f"FAILED self-check: the relay added less than the asked RTT at {slow_relay} ms")
+        return 1
     if bench.disagreements:
         _log(f"FAILED: {len(bench.disagreements)} disagreement(s) between contenders:")
         for line in bench.disagreements:

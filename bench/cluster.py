@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import httpx
 import yaml
@@ -49,6 +50,7 @@ class BenchCluster:
         self.sa_dir = workdir / "serviceaccount"
         self.kubeconfig = workdir / "runner.kubeconfig"
         self.kubectl_cache = workdir / "kubectl-cache"
+        self.endpoint: str | None = None  # a relay's URL while one is in front (--rtt)
 
     def __enter__(self) -> BenchCluster:
         return self
@@ -69,7 +71,25 @@ class BenchCluster:
 
     @property
     def server(self) -> str:
-        return self.control_plane.server
+        """The URL every contender uses: the API server's, or a latency relay's in front of it."""
+        return self.endpoint or self.control_plane.server
+
+    @property
+    def direct_address(self) -> tuple[str, int]:
+        """The API server's own host and port (what a relay forwards to)."""
+        parts = urlsplit(self.control_plane.server)
+        assert parts.hostname is not None
+        assert parts.port is not None
+        return parts.hostname, parts.port
+
+    def use_endpoint(self, url: str | None) -> None:
+        """Send every contender to ``url`` (a relay), or back to the API server (None).
+
+        kubectl's kubeconfig is rewritten to match; its discovery cache is per server URL, so
+        B needs a warm-up after every switch.
+        """
+        self.endpoint = url
+        self._write_kubeconfig()
 
     @property
     def kubectl(self) -> Path:

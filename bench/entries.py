@@ -19,7 +19,7 @@ Two rules keep kubectl honest without changing what is asked:
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,7 +184,14 @@ def _verb(rng: random.Random, weights: Mapping[str, int]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
-def _draw(rng: random.Random) -> Entry:
+# Object names for matrices larger than the plain mix has distinct checks (10,000 does not fit).
+WIDE_NAMES = tuple(f"{name}-{i}" for name in OBJECT_NAMES for i in range(2, 60))
+# Consecutive repeats after which the plain mix counts as exhausted; independent of the count
+# asked for, so a smaller matrix is always a prefix of a larger one of the same seed.
+_EXHAUSTED = 5000
+
+
+def _draw(rng: random.Random, names: Sequence[str] = OBJECT_NAMES) -> Entry:
     """One random entry; the weights give a realistic mix of plain, named, scoped and URL checks."""
     kind = rng.choices(
         ("plain", "named", "subresource", "cluster", "path"), weights=(55, 22, 8, 8, 7)
@@ -207,7 +214,7 @@ def _draw(rng: random.Random) -> Entry:
             type=owner,
             namespace=namespace,
             explicit_namespace=explicit,
-            name=rng.choice(OBJECT_NAMES),
+            name=rng.choice(names),
             subresource=sub,
         )
     rtype = rng.choice(NAMESPACED_TYPES)
@@ -217,7 +224,7 @@ def _draw(rng: random.Random) -> Entry:
             type=rtype,
             namespace=namespace,
             explicit_namespace=explicit,
-            name=rng.choice(OBJECT_NAMES),
+            name=rng.choice(names),
         )
     return Entry(
         verb=_verb(rng, VERBS), type=rtype, namespace=namespace, explicit_namespace=explicit
@@ -225,19 +232,28 @@ def _draw(rng: random.Random) -> Entry:
 
 
 def generate(count: int, seed: int) -> list[Entry]:
-    """``count`` distinct entries, the same for the same seed (prefixes are smaller sets)."""
+    """``count`` distinct entries, the same for the same seed (prefixes are smaller sets).
+
+    When the plain mix runs out of distinct checks (after a few thousand), named checks draw
+    from :data:`WIDE_NAMES` as well, so 10,000 and more can be generated.
+    """
     rng = random.Random(seed)
     entries: list[Entry] = []
     seen: set[tuple[Any, ...]] = set()
     texts: set[str] = set()
-    attempts = 0
+    names: Sequence[str] = OBJECT_NAMES
+    misses = attempts = 0
     while len(entries) < count:
         attempts += 1
         if attempts > count * 50:
             raise ValueError(f"cannot draw {count} distinct entries; the mix has too few")
-        entry = _draw(rng)
+        entry = _draw(rng, names)
         if entry.key in seen or entry.matrix_text() in texts:
+            misses += 1
+            if misses >= _EXHAUSTED and names is OBJECT_NAMES:
+                names = OBJECT_NAMES + WIDE_NAMES
             continue
+        misses = 0
         seen.add(entry.key)
         texts.add(entry.matrix_text())
         entries.append(entry)

@@ -253,6 +253,16 @@ class AccessChecker:
         Everything else that goes wrong (unknown type, failed discovery, no answer, a refused
         impersonation, a missing ServiceAccount) is the ``error`` of the affected results.
         """
+        return [pending.result() for pending in self.submit(checks)]
+
+    def submit(self, checks: Sequence[Check]) -> list[PendingResult]:
+        """Send every question of ``checks`` now; each answer is read when it is needed.
+
+        The questions leave in order (the worker pool is first in, first out), so a caller
+        that reads the results in the same order waits only for the answer at hand while the
+        later ones are still on the wire: pytest runs item *k* while the server answers item
+        *k + 16*. Raises only if the client cannot be made, like :meth:`evaluate`.
+        """
         discovery = self.discovery()
         default_namespace = self.runner_namespace()
         discovery_failed = ""  # once discovery fails, the rest of the batch need not retry it
@@ -272,7 +282,7 @@ class AccessChecker:
             except UnknownSubresource as exc:
                 resolved = str(exc)
             plans.append((check, resolved, self._submit(check, resolved)))
-        return [self._collect(check, resolved, asked) for check, resolved, asked in plans]
+        return [PendingResult(self, check, resolved, asked) for check, resolved, asked in plans]
 
     def _submit(self, check: Check, resolved: Resolved | str) -> dict[str, Any]:
         asked: dict[str, Any] = {}
@@ -293,9 +303,8 @@ class AccessChecker:
             asked["review"] = self._review(check.subject, resolved.request)
         return asked
 
-    def _collect(
-        self, check: Check, resolved: Resolved | str, asked: dict[str, Any]
-    ) -> CheckResult:
+    def collect(self, check: Check, resolved: Resolved | str, asked: dict[str, Any]) -> CheckResult:
+        """The :class:`CheckResult` of one submitted check; waits for its answers."""
         notes: list[str] = []
         error = ""
         if "subject" in asked:
@@ -334,6 +343,30 @@ class AccessChecker:
             notes=tuple(notes),
             namespaced=resolved.namespaced,
         )
+
+
+class PendingResult:
+    """One submitted check whose answer is read (and waited for) on the first :meth:`result`."""
+
+    def __init__(
+        self,
+        checker: AccessChecker,
+        check: Check,
+        resolved: Resolved | str,
+        asked: dict[str, Any],
+    ) -> None:
+        self._checker = checker
+        self._check = check
+        self._resolved = resolved
+        self._asked = asked
+        self._result: CheckResult | None = None
+
+    def result(self) -> CheckResult:
+        """The answer; blocks until this check's questions are answered (or failed)."""
+        if self._result is None:
+            self._result = self._checker.collect(self._check, self._resolved, self._asked)
+            self._asked = {}
+        return self._result
 
 
 def check_access(

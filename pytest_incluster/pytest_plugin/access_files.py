@@ -14,9 +14,10 @@ the command line, in ``--deselect`` and ``--lf`` it only matches the end, in JUn
 or ends with ``:`` (:func:`node_name`); ordinary subjects and entries never do and keep their
 text.
 
-Speed: when the first item of a file runs, the file's selected items are evaluated together
-(concurrently, cached for the session, see :mod:`~pytest_incluster.access.check`); each item
-then only reads its answer and reports individually.
+Speed: when the first item of a file runs, the questions of the file's selected items are all
+sent (concurrently, in run order, cached for the session, see
+:mod:`~pytest_incluster.access.check`); each item then waits only for its own answer, so the
+server answers later items while pytest reports earlier ones.
 
 Bad input: a file that cannot be loaded becomes one ``[invalid]`` item that errors at setup
 with every problem as ``file:line: what is wrong (example: ...)``. A real collection error would
@@ -38,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from pytest_incluster.access.check import AccessChecker, Check, CheckResult
+from pytest_incluster.access.check import AccessChecker, Check, CheckResult, PendingResult
 from pytest_incluster.access.matrix import (
     EXPECTATIONS,
     Expected,
@@ -140,7 +141,7 @@ class AccessFile(pytest.File):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._results: dict[str, CheckResult] = {}
+        self._pending: dict[str, PendingResult] = {}
 
     @functools.cached_property
     def display(self) -> str:
@@ -218,26 +219,31 @@ class AccessFile(pytest.File):
         ]
 
     def result_for(self, item: AccessItem) -> CheckResult:
-        """``item``'s answer; the first call evaluates all of this file's selected items.
+        """``item``'s answer; the first call sends the questions of all this file's selected items.
+
+        Only ``item``'s own answer is waited for: the later items' questions are on the wire
+        (in run order, at most ``concurrency`` at a time) while pytest runs and reports the
+        items before them, so the server's latency overlaps pytest's per-item work instead of
+        the first item waiting for the whole file.
 
         On a pytest-xdist worker, which runs only the items the controller sends it, a call
         evaluates ``item`` and the next unevaluated items of the file up to a batch (xdist
         sends consecutive items), instead of every item, so two workers do not both ask
         every question of the file.
         """
-        if item.nodeid not in self._results:
+        if item.nodeid not in self._pending:
             siblings = self._selected_items
             limit = _worker_batch(self.config)
             if limit is not None and item in siblings:
                 siblings = siblings[siblings.index(item) :]
-            pending = [other for other in siblings if other.nodeid not in self._results]
+            pending = [other for other in siblings if other.nodeid not in self._pending]
             if item not in pending:
                 pending.insert(0, item)
             if limit is not None:
                 pending = pending[:limit]
-            results = get_checker(self.config).evaluate([other.check for other in pending])
-            self._results.update(zip((other.nodeid for other in pending), results, strict=True))
-        return self._results[item.nodeid]
+            submitted = get_checker(self.config).submit([other.check for other in pending])
+            self._pending.update(zip((other.nodeid for other in pending), submitted, strict=True))
+        return self._pending[item.nodeid].result()
 
 
 class AccessSubject(pytest.Collector):

@@ -409,3 +409,40 @@ def test_unanswered_questions_are_asked_again(runner: K8sClient, shop: Shop) -> 
     assert second.error == ""
     assert second.review is not None
     assert second.review.allowed
+
+
+def test_an_answer_is_read_while_later_questions_are_still_asked(
+    runner: K8sClient, shop: Shop
+) -> None:
+    """The overlap pytest relies on: the first item's answer is there while the last item's
+    question is still unanswered, so pytest reports item 1 while the server works on item N.
+    The last review is held until released (by the test, or by a safety timer so a wrong
+    implementation fails instead of hanging)."""
+    release = threading.Event()
+    held = parse_entry("list secrets")
+
+    def holding_review(client: Any, request: AccessRequest, *, subject: str = "") -> AccessDecision:
+        if request.resource == "secrets":
+            release.wait(timeout=30)
+        return review(client, request, subject=subject)
+
+    safety = threading.Timer(15, release.set)
+    safety.start()
+    checker = AccessChecker(lambda: runner, reviewer=holding_review)
+    who = Subject(shop.who("api"))
+    try:
+        pending = checker.submit([Check(who, parse_entry("get pods")), Check(who, held)])
+        first = pending[0].result()
+        held_when_first_was_read = not release.is_set()
+        release.set()
+        last = pending[1].result()
+    finally:
+        release.set()
+        safety.cancel()
+        checker.close()
+    assert held_when_first_was_read
+    assert first.review is not None
+    assert first.review.allowed
+    assert last.review is not None
+    assert not last.review.allowed
+    assert checker.round_trips == 3  # two reviews and the ServiceAccount's existence
