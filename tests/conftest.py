@@ -27,8 +27,11 @@ import pytest
 # Import the client stack before any in-process pytester run. pytester restores sys.modules
 # after each inline run, so a module first imported inside one (httpcore is imported lazily by
 # httpx) would later be imported again as new class objects, which httpx's cached exception
-# map no longer recognises: a refused connection would escape as a raw httpcore error.
+# map no longer recognises: a refused connection would escape as a raw httpcore error. The
+# access-file collector likewise: imported first inside an inline run, the next run's collector
+# no longer matched node IDs (tests/unit/access/test_access_collect.py run on its own).
 import pytest_incluster.client
+import pytest_incluster.pytest_plugin.access_files  # noqa: F401
 from tests.support.controlplane import running_control_plane
 
 if TYPE_CHECKING:
