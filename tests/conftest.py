@@ -31,7 +31,7 @@ import pytest
 # access-file collector likewise: imported first inside an inline run, the next run's collector
 # no longer matched node IDs (tests/unit/access/test_access_collect.py run on its own).
 import pytest_incluster.client
-import pytest_incluster.pytest_plugin.access_files  # noqa: F401
+import pytest_incluster.pytest_plugin.access_files
 from tests.support.controlplane import running_control_plane
 
 if TYPE_CHECKING:
