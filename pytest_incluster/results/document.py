@@ -119,11 +119,16 @@ class AdmissionDecision:
     by: str  # PodSecurity, the policy and binding, the webhook, the quota...
     message: str
     test_id: str
-    outcome: str  # the test's: passed, failed, error, skipped, unknown
+    outcome: str  # this decision against its expectation, else the test's; see of()
 
     @classmethod
     def of(cls, record: AdmissionRecord, test_outcome: str) -> AdmissionDecision:
-        """The document's form of the admission checks' record of one decision."""
+        """The document's form of the admission checks' record of one decision.
+
+        ``outcome`` is "passed"/"failed" for a decision something expected (a rejection by
+        authorization fails an expected rejection), else the outcome of the test it was in."""
+        if record.passed is not None:
+            test_outcome = "passed" if record.passed else "failed"
         return cls(
             subject=record.subject,
             operation=record.operation,
