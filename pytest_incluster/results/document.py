@@ -175,7 +175,7 @@ def totals_of(
     totals = {"decisions": len(listed), "passed": kinds[None], "failed": len(listed) - kinds[None]}
     totals |= {kind.replace(" ", "_"): kinds[kind] for kind in MISMATCH_KINDS}
     totals["admission"] = len(admitted)
-    totals["admission_failed"] = sum(1 for a in admitted if a.expected and a.expected != a.actual)
+    totals["admission_failed"] = sum(1 for a in admitted if a.outcome in ("failed", "error"))
     return totals
 
 
