@@ -87,6 +87,7 @@ def record_server_version(state: SessionState, client: K8sClient) -> str:
     Called by the header, and at the end of a run that printed none (``-q``), so the report
     names the server version either way.
     """
+    state.server_version_asked = True
     state.server_version = client.server_version()
     warning = support_warning(state.server_version)
     if warning is not None and warning not in state.warnings:
@@ -96,8 +97,9 @@ def record_server_version(state: SessionState, client: K8sClient) -> str:
 
 def ensure_server_version(state: SessionState) -> None:
     """At the end of a run whose header did not ask (``-q``, ``--no-header``): ask now, if a
-    test connected, for the report and the old-server warning. Never fails the run."""
-    if state.client is None or state.server_version is not None:
+    test connected, for the report and the old-server warning. Never fails the run, and never
+    asks twice: a server the header could not reach is not waited for again."""
+    if state.client is None or state.server_version_asked:
         return
     with contextlib.suppress(Exception):  # the report then says "unknown"
         record_server_version(state, state.client)

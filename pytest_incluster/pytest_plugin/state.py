@@ -50,6 +50,7 @@ class SessionState:
     client_error: ConfigError | None = None
     identity: Identity | None = None  # who the server says the runner is, once asked
     server_version: str | None = None
+    server_version_asked: bool = False  # once asked, never again (an unreachable server)
     warnings: list[str] = field(default_factory=list)
     shown_warnings: set[str] = field(default_factory=set)  # already printed by the header
     local_session: LocalSession | None = None  # with --incluster-local
