@@ -99,7 +99,8 @@ def broken_kubelet_cache(tmp_path: Path, k8s_assets: Path) -> dict[str, str]:
     cache = tmp_path / "cache"
     version_dir = cache / "pytest-incluster" / "k8s" / VERSION
     version_dir.mkdir(parents=True)
-    for name in ("etcd", "kube-apiserver", "kubectl", "kube-controller-manager", "kube-scheduler"):
+    names = ("etcd", "etcd.version", "kube-apiserver", "kubectl", "kube-controller-manager")
+    for name in (*names, "kube-scheduler"):
         (version_dir / name).symlink_to(real / name)
     kubelet = version_dir / "kubelet"
     kubelet.write_text("#!/bin/sh\necho 'E1201 failed to run Kubelet: a broken kubelet' >&2\n")

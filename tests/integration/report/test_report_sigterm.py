@@ -98,7 +98,14 @@ def start_suite(tmp_path: Path, suite: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    """Ctrl-C as in a terminal: a run started in the background by a non-interactive shell
+    inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def junit_cases(path: Path) -> list[ElementTree.Element]:
