@@ -96,9 +96,6 @@ def resolve_assets(
     ``KUBEBUILDER_ASSETS``, ``XDG_CACHE_HOME`` and ``PATH`` without touching the process.
     """
     env = os.environ if env is None else env
-    # A release asked for by name is that release's cache: KUBEBUILDER_ASSETS holds binaries of
-    # an unknown release, and using them would test another Kubernetes than the one named.
-    asked = kubernetes_version is not None or bool(env.get(VERSION_VARIABLE, "").strip())
     kubernetes_version = _chosen_version(kubernetes_version, env)
     if directory is not None:
         missing = missing_binaries(directory)
@@ -113,9 +110,7 @@ def resolve_assets(
 
     reasons: list[str] = []
     envtest = env.get("KUBEBUILDER_ASSETS")
-    if envtest and asked:
-        reasons.append(f"Kubernetes {kubernetes_version} was asked for by name")
-    elif envtest:
+    if envtest:
         missing = missing_binaries(Path(envtest))
         if not missing:
             return Path(envtest).resolve()

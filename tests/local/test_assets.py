@@ -226,24 +226,6 @@ def test_the_version_variable_chooses_the_release_and_is_checked(tmp_path: Path)
         resolve_assets(env=env | {"INCLUSTER_KUBERNETES_VERSION": "1.35"})
 
 
-def test_a_release_asked_for_by_name_is_never_another_releases_envtest_directory(
-    tmp_path: Path,
-) -> None:
-    envtest = make_bin_dir(tmp_path / "envtest")  # binaries of some release, we cannot tell
-    cached = make_bin_dir(tmp_path / "cache" / "pytest-incluster" / "k8s" / "v1.35.4")
-    (cached / "etcd.version").write_text("v3.6.6\n")
-    env = {
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "PATH": str(tmp_path / "no-bin"),
-        "KUBEBUILDER_ASSETS": str(envtest),
-    }
-    assert resolve_assets(env=env) == envtest  # no release named: envtest's directory
-    assert resolve_assets(env=env, kubernetes_version="v1.35.4") == cached
-    assert resolve_assets(env=env | {"INCLUSTER_KUBERNETES_VERSION": "v1.35.4"}) == cached
-    with pytest.raises(AssetsError, match=r"v1\.36\.3 was asked for by name"):
-        resolve_assets(env=env, kubernetes_version="v1.36.3")
-
-
 def test_no_go_and_no_assets_explains_both_ways_out(tmp_path: Path) -> None:
     env = {
         "PATH": str(tmp_path / "empty-bin"),
