@@ -160,6 +160,19 @@ def _exclusive(lock_file: Path, progress: Progress) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _scratch(target: Path, label: str) -> Iterator[tuple[Path, Path]]:
+    """``(out, work)``: an empty ``out`` inside a scratch directory beside ``target`` (same file
+    system, so a finished binary is renamed into place), removed afterwards whatever happens."""
+    work = Path(tempfile.mkdtemp(prefix=f".{label}-", dir=target.parent))
+    try:
+        out = work / "out"
+        out.mkdir()
+        yield out, work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _build_locked(
     target: Path, version: str, *, go: str, progress: Progress, env: Mapping[str, str]
 ) -> Path:
@@ -171,16 +184,11 @@ def _build_locked(
             return target
         if target.exists():  # a partial directory from something else; never merge into it
             shutil.rmtree(target)
-        work = Path(tempfile.mkdtemp(prefix=f".{version}.build-", dir=target.parent))
         log = target.parent / f"{version}.build.log"
         started = time.monotonic()
-        try:
-            out = work / "out"
-            out.mkdir()
+        with _scratch(target, f"{version}.build") as (out, work):
             build_assets(version, out, work, go=go, log_file=log, progress=progress, env=env)
             out.rename(target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
         progress(f"built Kubernetes {version} into {target} in {time.monotonic() - started:.0f}s")
         return target
 
@@ -198,10 +206,7 @@ def _replace_etcd(
     with _exclusive(target.parent / f".{version}.lock", progress):
         if (target / ETCD_VERSION_FILE).exists():
             return
-        work = Path(tempfile.mkdtemp(prefix=f".{version}.etcd-", dir=target.parent))
-        try:
-            out = work / "out"
-            out.mkdir()
+        with _scratch(target, f"{version}.etcd") as (out, work):
             build_release_etcd(
                 version,
                 out,
@@ -213,8 +218,6 @@ def _replace_etcd(
             )
             (out / "etcd").rename(target / "etcd")
             (out / ETCD_VERSION_FILE).rename(target / ETCD_VERSION_FILE)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def resolve_node_assets(
@@ -252,19 +255,14 @@ def resolve_node_assets(
         if not missing_binaries(target, NODE_BINARIES):
             return target
         target.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{kubernetes_version}.node-", dir=target.parent))
         log = target.parent / f"{kubernetes_version}.node-build.log"
         started = time.monotonic()
-        try:
-            out = work / "out"
-            out.mkdir()
+        with _scratch(target, f"{kubernetes_version}.node") as (out, work):
             build_node_assets(
                 kubernetes_version, out, work, go=go, log_file=log, progress=progress, env=env
             )
             for name in NODE_BINARIES:
                 (out / name).rename(target / name)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
         progress(
             f"built the Kubernetes {kubernetes_version} node binaries into {target} in "
             f"{time.monotonic() - started:.0f}s"
