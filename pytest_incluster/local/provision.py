@@ -22,6 +22,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from pytest_incluster.local.errors import LocalError
+from pytest_incluster.local.policy_ready import (
+    applies_admission_policies,
+    wait_until_policies_enforced,
+)
 from pytest_incluster.secret import Secret
 
 if TYPE_CHECKING:
@@ -116,7 +120,8 @@ def apply_manifests(cp: ControlPlane, paths: Sequence[Path]) -> None:
     Files are applied one by one, in order, so an error names the exact file; multi-document
     YAML is fine. A directory holding a ``kustomization.yaml`` is built and applied with
     ``kubectl apply -k``, as a user would. Applying is idempotent, which is what lets
-    ``cluster up --apply`` be rerun.
+    ``cluster up --apply`` be rerun. When ValidatingAdmissionPolicies were applied, it returns
+    only once the API server enforces them (:mod:`pytest_incluster.local.policy_ready`).
     """
     targets: list[tuple[str, Path]] = []
     for path in paths:
@@ -124,10 +129,12 @@ def apply_manifests(cp: ControlPlane, paths: Sequence[Path]) -> None:
             targets.append(("-k", path))
         else:
             targets.extend(("-f", file) for file in manifest_files([path]))
+    policies_applied = False
     for flag, file in targets:
         done = cp.kubectl(
             "apply", "--server-side", f"--field-manager={FIELD_MANAGER}", flag, str(file)
         )
+        policies_applied = policies_applied or applies_admission_policies(done.stdout)
         if done.returncode != 0:
             detail = " ".join(done.stderr.split()) or f"kubectl exited with {done.returncode}"
             raise ProvisionError(
@@ -137,6 +144,9 @@ def apply_manifests(cp: ControlPlane, paths: Sequence[Path]) -> None:
     if targets:
         # Applied ClusterRoles may carry aggregate-to-view/edit/admin labels.
         cp.aggregate_cluster_roles()
+    if policies_applied:
+        # Stored is not yet enforced: tests run next and must see the policies (policy_ready).
+        wait_until_policies_enforced(cp)
 
 
 def _status_message(response: httpx.Response) -> str:

@@ -1,8 +1,9 @@
 """`cluster up --node` when it cannot work: one paragraph naming the fix, nothing left running.
 
-Real faults, made on demand: a non-root user (``setpriv``), a PATH without the node's commands,
-the node's network-namespace name taken by ``ip netns add``, and a kubelet that exits at once (a
-broken binary in a cache directory of its own, the way a bad build would look).
+Real faults, made on demand: a non-root user id (an unmapped user namespace), a PATH without
+the node's commands, the node's network-namespace name taken by ``ip netns add``, and a kubelet
+that exits at once (a broken binary in a cache directory of its own, the way a bad build would
+look).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_incluster.local.node.image import images_cache
 from pytest_incluster.local.node.layout import netns_name
 from pytest_incluster.local.versions import selected_kubernetes_version
 from tests.node.machine import snapshot
@@ -51,9 +53,15 @@ def assert_nothing_started(state: Path) -> None:
 
 
 def test_not_root_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    """Run as user id 65534: the overflow id of a user namespace with no mapping.
+
+    Not ``setpriv --reuid=65534``: that user cannot read a checkout or an interpreter under a
+    0700 directory such as /root (a fresh CI clone there failed with "No module named
+    pytest_incluster"). In an unmapped user namespace ``geteuid()`` is 65534 while files are
+    still read as their owner, so only the user id the command sees differs.
+    """
     state = tmp_path / "state"
-    tmp_path.chmod(0o777)
-    done = up(state, prefix=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
+    done = up(state, prefix=("unshare", "--user"))
     message = assert_one_paragraph(done, "`pytest-incluster cluster up --node` must run as root")
     assert "the current user id is 65534" in message
     assert "leave out --node" in message
@@ -105,7 +113,10 @@ def broken_kubelet_cache(tmp_path: Path, k8s_assets: Path) -> dict[str, str]:
     kubelet = version_dir / "kubelet"
     kubelet.write_text("#!/bin/sh\necho 'E1201 failed to run Kubelet: a broken kubelet' >&2\n")
     kubelet.chmod(0o755)
-    images = Path.home() / ".cache" / "pytest-incluster" / "images"
+    # The node image cache is shared (built once); on a fresh machine this test may be the
+    # first to need it, so the directory is made here rather than left a dangling link.
+    images = images_cache()
+    images.mkdir(parents=True, exist_ok=True)
     (cache / "pytest-incluster" / "images").symlink_to(images)
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
     env.pop("KUBEBUILDER_ASSETS", None)

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from pytest_incluster.local.provision import apply_manifests
+
 if TYPE_CHECKING:
     from pytest_incluster.local.controlplane import ControlPlane
 
@@ -106,8 +108,8 @@ def run_example_tests(
     overlay.joinpath("kustomization.yaml").write_text(
         COPY.format(namespace=namespace, suffix=f"-{token}", deploy=deploy)
     )
-    applied = control_plane.kubectl("apply", "-k", str(overlay))
-    assert applied.returncode == 0, applied.stderr
+    # As --incluster-local-apply does: the example policy is enforced before the suite runs.
+    apply_manifests(control_plane, [overlay])
     sa_dir = make_service_account(namespace, account)
 
     # Copied away from the checkout: only the virtualenv's package can be imported.
