@@ -5,7 +5,9 @@ Resolution order, first match wins:
 1. an explicit directory (``--dir``): it must hold all three binaries, else a user error, because
    silently building something else would hide a typo;
 2. ``KUBEBUILDER_ASSETS``, the variable controller-runtime's envtest uses, when it holds all
-   three (one that lacks a binary is skipped and the reason reported through ``progress``);
+   three (one that lacks a binary is skipped and the reason reported through ``progress``; one
+   of another release than the one named by ``--kubernetes-version`` or
+   ``INCLUSTER_KUBERNETES_VERSION`` is a user error, never used silently);
 3. the per-version cache ``${XDG_CACHE_HOME:-~/.cache}/pytest-incluster/k8s/<version>/``, kept
    outside the repository so every checkout and virtualenv shares one build;
 4. a build from the Go module proxy with the local Go (:mod:`.build`), written into the cache.
@@ -21,6 +23,7 @@ import fcntl
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -40,6 +43,7 @@ from pytest_incluster.local.versions import (
 Progress = Callable[[str], None]
 
 _VERSION_RE = re.compile(r"^v\d+\.\d+\.\d+$")
+_REPORTED_RE = re.compile(r"\bKubernetes (v\d+\.\d+\.\d+)\b")
 
 
 def _quiet(_: str) -> None:
@@ -79,6 +83,44 @@ def _chosen_version(kubernetes_version: str | None, env: Mapping[str, str]) -> s
     return check_version(selected_kubernetes_version(env), f"{VERSION_VARIABLE}=")
 
 
+def _named_release(kubernetes_version: str | None, env: Mapping[str, str]) -> str | None:
+    """Where the release was named (option or variable), or ``None`` when it is the default."""
+    if kubernetes_version is not None:
+        return "--kubernetes-version"
+    return VERSION_VARIABLE if env.get(VERSION_VARIABLE, "").strip() else None
+
+
+def binary_release(directory: Path) -> str | None:
+    """The release ``directory/kube-apiserver --version`` reports (``v1.37.2``); ``None`` if it
+    says none (a stand-in script, a binary that does not run here)."""
+    try:
+        done = subprocess.run(
+            [str(directory / "kube-apiserver"), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = _REPORTED_RE.search(done.stdout)
+    return match.group(1) if match else None
+
+
+def _check_envtest_release(directory: str, wanted: str, named_by: str) -> None:
+    """A named release and a ``KUBEBUILDER_ASSETS`` of another one must not mix silently: the
+    run would test one release and report the other."""
+    found = binary_release(Path(directory))
+    if found is not None and found != wanted:
+        raise AssetsError(
+            f"KUBEBUILDER_ASSETS={directory} holds Kubernetes {found}, but {named_by} asks for "
+            f"{wanted}; KUBEBUILDER_ASSETS comes first, so the run would test {found}. Unset "
+            f"KUBEBUILDER_ASSETS to use {wanted} from the cache (built on first use), point it "
+            f"at a directory of {wanted} binaries, or leave out {named_by}."
+        )
+
+
 def resolve_assets(
     directory: Path | None = None,
     *,
@@ -96,6 +138,7 @@ def resolve_assets(
     ``KUBEBUILDER_ASSETS``, ``XDG_CACHE_HOME`` and ``PATH`` without touching the process.
     """
     env = os.environ if env is None else env
+    named_by = _named_release(kubernetes_version, env)
     kubernetes_version = _chosen_version(kubernetes_version, env)
     if directory is not None:
         missing = missing_binaries(directory)
@@ -113,6 +156,8 @@ def resolve_assets(
     if envtest:
         missing = missing_binaries(Path(envtest))
         if not missing:
+            if named_by is not None:
+                _check_envtest_release(envtest, kubernetes_version, named_by)
             return Path(envtest).resolve()
         reasons.append(f"KUBEBUILDER_ASSETS={envtest} lacks {', '.join(missing)}")
         progress(f"ignoring {reasons[-1]}; using the cache instead")

@@ -20,6 +20,7 @@ import pytest
 
 from pytest_incluster.local.assets import (
     AssetsError,
+    binary_release,
     cache_root,
     resolve_assets,
     resolve_node_assets,
@@ -30,7 +31,12 @@ from pytest_incluster.local.build import (
     parse_upstream_gomod,
     staging_version,
 )
-from pytest_incluster.local.versions import BINARIES, DEFAULT_KUBERNETES_VERSION, NODE_BINARIES
+from pytest_incluster.local.versions import (
+    BINARIES,
+    DEFAULT_KUBERNETES_VERSION,
+    NODE_BINARIES,
+    selected_kubernetes_version,
+)
 
 UPSTREAM_GOMOD = """\
 // generated
@@ -179,6 +185,36 @@ def test_kubebuilder_assets_missing_one_falls_back_to_the_cache(tmp_path: Path) 
     said: list[str] = []
     assert resolve_assets(env=env, progress=said.append) == cached
     assert said == [f"ignoring KUBEBUILDER_ASSETS={envtest} lacks kubectl; using the cache instead"]
+
+
+def _envtest_of(release: str, directory: Path) -> Path:
+    """An envtest directory whose kube-apiserver reports ``release`` as the real one does."""
+    make_bin_dir(directory)
+    (directory / "kube-apiserver").write_text(f"#!/bin/sh\necho 'Kubernetes {release}'\n")
+    return directory
+
+
+def test_kubebuilder_assets_of_another_release_than_the_one_named_is_refused(
+    tmp_path: Path,
+) -> None:
+    envtest = _envtest_of("v1.37.2", tmp_path / "envtest")
+    env = {"KUBEBUILDER_ASSETS": str(envtest), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    with pytest.raises(AssetsError) as by_variable:
+        resolve_assets(env=env | {"INCLUSTER_KUBERNETES_VERSION": "v1.35.4"})
+    assert str(by_variable.value).startswith(
+        f"KUBEBUILDER_ASSETS={envtest} holds Kubernetes v1.37.2, but INCLUSTER_KUBERNETES_VERSION "
+        "asks for v1.35.4; KUBEBUILDER_ASSETS comes first, so the run would test v1.37.2."
+    )
+    with pytest.raises(AssetsError, match=r"but --kubernetes-version asks for v1\.36\.3;"):
+        resolve_assets(env=env, kubernetes_version="v1.36.3")
+    # The same directory is used when it is the release named, or when none was named.
+    assert resolve_assets(env=env | {"INCLUSTER_KUBERNETES_VERSION": "v1.37.2"}) == envtest
+    assert resolve_assets(env=env, kubernetes_version="v1.37.2") == envtest
+    assert resolve_assets(env=env) == envtest
+
+
+def test_the_real_kube_apiserver_reports_the_release_under_test(k8s_assets: Path) -> None:
+    assert binary_release(k8s_assets) == selected_kubernetes_version()
 
 
 def test_a_non_executable_binary_counts_as_missing(tmp_path: Path) -> None:
