@@ -52,19 +52,37 @@ class CallLog:
     _calls: list[ApiCall] = field(default_factory=list)
     _by_test: dict[str, list[ApiCall]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _thread: threading.local = field(default_factory=threading.local, repr=False)
     current_test: str | None = None
     # Set while a session/module/class-scoped fixture runs: objects created then belong to that
     # fixture (deleted when it is torn down), not to the test that happened to trigger it.
     current_owner: str | None = None
 
     def record(self, call: ApiCall) -> None:
-        """Append ``call``, stamping it with the running test's nodeid."""
-        if call.test_id is None and self.current_test is not None:
-            call = dataclasses.replace(call, test_id=self.current_test)
+        """Append ``call``, stamping it with the test it was made for: the one named by
+        :meth:`made_for` in this thread, else the running test."""
+        owner = getattr(self._thread, "test_id", None) or self.current_test
+        if call.test_id is None and owner is not None:
+            call = dataclasses.replace(call, test_id=owner)
         with self._lock:
             self._calls.append(call)
             if call.test_id is not None:
                 self._by_test.setdefault(call.test_id, []).append(call)
+
+    @contextmanager
+    def made_for(self, test_id: str | None) -> Iterator[None]:
+        """Record the calls this thread makes inside the block as ``test_id``'s.
+
+        The access checker asks a file's questions from worker threads ahead of the items that
+        need them; without this, each answer would be listed under whichever test happened to
+        be running when it arrived.
+        """
+        before = getattr(self._thread, "test_id", None)
+        self._thread.test_id = test_id
+        try:
+            yield
+        finally:
+            self._thread.test_id = before
 
     @contextmanager
     def outside_tests(self) -> Iterator[None]:

@@ -15,6 +15,7 @@ from pytest_incluster.access.decision import AccessDecision, AccessRequest
 from pytest_incluster.access.grammar import GrammarError, parse_entry
 from pytest_incluster.access.matrix import Mode, Subject
 from pytest_incluster.access.review import review
+from pytest_incluster.calls import CallLog
 from pytest_incluster.client import K8sClient
 from pytest_incluster.client.api_discovery import UnknownResourceType
 from tests.integration.access.access_rbac import Shop, bind, client_for, sa_subject
@@ -446,3 +447,46 @@ def test_an_answer_is_read_while_later_questions_are_still_asked(
     assert last.review is not None
     assert not last.review.allowed
     assert checker.round_trips == 3  # two reviews and the ServiceAccount's existence
+
+
+def test_each_request_is_listed_under_the_check_that_asked_it(
+    control_plane: ControlPlane, shop: Shop
+) -> None:
+    """The worker threads send later items' questions while the first item runs; each review
+    is still recorded as the call of the item whose check asked it (the report lists it
+    there), not of whichever test was running when the answer came back. A question asked
+    again by another item is answered from the cache and is nobody's new call."""
+    log = CallLog()
+    entries = [
+        f"{verb} {resource}{where}"
+        for verb in ("get", "list", "create", "delete")
+        for resource in ("pods", "secrets", "configmaps", "services")
+        for where in ("", " -n kube-system")
+    ]
+    with client_for(control_plane, shop.runner_dir, call_log=log) as client:
+        checker = AccessChecker(lambda: client, made_for=log.made_for)
+        log.current_test = "item-0"  # the first item is running while all are asked
+        try:
+            pending = checker.submit(
+                [
+                    Check(Subject(), parse_entry(e), asked_by=f"item-{i}")
+                    for i, e in enumerate(entries)
+                ]
+                + [Check(Subject(), parse_entry(entries[3]), asked_by="item-again")]
+            )
+            results = [p.result() for p in pending]
+        finally:
+            checker.close()
+    assert all(r.error == "" for r in results)
+    reviews = {
+        test: [
+            c
+            for c in log.for_test(test)
+            if c.path.endswith("/selfsubjectaccessreviews") and c.counted
+        ]
+        for test in [f"item-{i}" for i in range(len(entries))] + ["item-again"]
+    }
+    assert {test: len(calls) for test, calls in reviews.items()} == {
+        **{f"item-{i}": 1 for i in range(len(entries))},
+        "item-again": 0,
+    }
