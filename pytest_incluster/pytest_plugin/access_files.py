@@ -52,7 +52,6 @@ from pytest_incluster.access.matrix import (
 from pytest_incluster.access.verdict import judge, outcome
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.errors import InclusterError
-from pytest_incluster.pytest_plugin.xdist import is_xdist_worker
 
 DEFAULT_PATTERNS = ("*.access.yaml",)
 _CHECKER = pytest.StashKey[AccessChecker]()
@@ -79,10 +78,10 @@ def collect_access_file(
     return node
 
 
-def _worker_batch(config: pytest.Config) -> int | None:
-    """How many items an xdist worker evaluates at once; None when not on a worker."""
-    if not is_xdist_worker(config):
-        return None
+def _window(config: pytest.Config) -> int:
+    """How many items ahead of the running one have their questions sent: four times the
+    concurrency, so the server always has work queued while pytest reports, and a file of
+    10,000 entries does not hold 10,000 pending answers at once."""
     from pytest_incluster.pytest_plugin.settings import number
 
     return 4 * int(number(config, "concurrency"))
@@ -94,9 +93,12 @@ def get_checker(config: pytest.Config) -> AccessChecker:
     if found is None:
         from pytest_incluster.pytest_plugin.cluster_access import session_client
         from pytest_incluster.pytest_plugin.settings import number
+        from pytest_incluster.pytest_plugin.state import get_state
 
         found = AccessChecker(
-            lambda: session_client(config), max_in_flight=int(number(config, "concurrency"))
+            lambda: session_client(config),
+            max_in_flight=int(number(config, "concurrency")),
+            made_for=get_state(config).calls.made_for,
         )
         config.stash[_CHECKER] = found
         config.add_cleanup(found.close)
@@ -141,7 +143,8 @@ class AccessFile(pytest.File):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._pending: dict[str, PendingResult] = {}
+        # nodeid -> its submitted check; None once the item has read its result.
+        self._pending: dict[str, PendingResult | None] = {}
 
     @functools.cached_property
     def display(self) -> str:
@@ -218,32 +221,42 @@ class AccessFile(pytest.File):
             if isinstance(other, AccessItem) and other.getparent(AccessFile) is self
         ]
 
+    @functools.cached_property
+    def _positions(self) -> dict[str, int]:
+        return {other.nodeid: i for i, other in enumerate(self._selected_items)}
+
     def result_for(self, item: AccessItem) -> CheckResult:
-        """``item``'s answer; the first call sends the questions of all this file's selected items.
+        """``item``'s answer; waits for it alone, after sending the questions of the items
+        that follow it (up to :func:`_window` of them, those not sent yet).
 
-        Only ``item``'s own answer is waited for: the later items' questions are on the wire
-        (in run order, at most ``concurrency`` at a time) while pytest runs and reports the
-        items before them, so the server's latency overlaps pytest's per-item work instead of
-        the first item waiting for the whole file.
+        So the later items' questions are on the wire (in run order, at most
+        ``concurrency`` at a time) while pytest runs and reports the items before them: the
+        server's latency overlaps pytest's per-item work instead of each item waiting for its
+        own round trip. Topped up at every item, the queue never runs dry.
 
-        On a pytest-xdist worker, which runs only the items the controller sends it, a call
-        evaluates ``item`` and the next unevaluated items of the file up to a batch (xdist
-        sends consecutive items), instead of every item, so two workers do not both ask
-        every question of the file.
+        On a pytest-xdist worker, which runs only the items the controller sends it, the
+        window is the same: xdist sends consecutive items, so two workers rarely ask the same
+        question, and when they do the answer is the same.
         """
-        if item.nodeid not in self._pending:
-            siblings = self._selected_items
-            limit = _worker_batch(self.config)
-            if limit is not None and item in siblings:
-                siblings = siblings[siblings.index(item) :]
-            pending = [other for other in siblings if other.nodeid not in self._pending]
-            if item not in pending:
-                pending.insert(0, item)
-            if limit is not None:
-                pending = pending[:limit]
-            submitted = get_checker(self.config).submit([other.check for other in pending])
-            self._pending.update(zip((other.nodeid for other in pending), submitted, strict=True))
-        return self._pending[item.nodeid].result()
+        self._send_ahead(item)
+        found = self._pending.get(item.nodeid)
+        if found is None:  # run again (a rerun plugin): the checker's cache answers
+            return get_checker(self.config).submit([item.check])[0].result()
+        # Dropped once read (10,000 results need not live to the end of the session).
+        self._pending[item.nodeid] = None
+        return found.result()
+
+    def _send_ahead(self, item: AccessItem) -> None:
+        siblings = self._selected_items
+        start = self._positions.get(item.nodeid)
+        following = [] if start is None else siblings[start : start + _window(self.config)]
+        batch = [other for other in following if other.nodeid not in self._pending]
+        if item.nodeid not in self._pending and item not in batch:
+            batch.insert(0, item)
+        if not batch:
+            return
+        submitted = get_checker(self.config).submit([other.check for other in batch])
+        self._pending.update(zip((other.nodeid for other in batch), submitted, strict=True))
 
 
 class AccessSubject(pytest.Collector):
@@ -302,7 +315,11 @@ class AccessItem(pytest.Item):
         self.doc = doc
         self.entry = entry
         self.check = Check(
-            subject=doc.subject, spec=entry.spec, mode=doc.mode, namespace=doc.namespace
+            subject=doc.subject,
+            spec=entry.spec,
+            mode=doc.mode,
+            namespace=doc.namespace,
+            asked_by=self.nodeid,
         )
 
     @property
