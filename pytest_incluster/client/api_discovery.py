@@ -126,6 +126,9 @@ class _Catalog:
     preferred: dict[str, str] = field(default_factory=dict)  # group -> preferred version
     versions: dict[str, list[str]] = field(default_factory=dict)  # group -> all versions
     failed: dict[str, str] = field(default_factory=dict)  # group-version -> why
+    # Type names already resolved against this catalog: an access file asks about the same few
+    # types hundreds of times, and each lookup otherwise scans every resource.
+    resolved: dict[str, ApiResource] = field(default_factory=dict)
 
     def preferred_resources(self) -> list[ApiResource]:
         out: list[ApiResource] = []
@@ -440,6 +443,9 @@ class Discovery:
         stripped = text.strip()
         if not stripped:
             raise UnknownResourceType(text)
+        found = catalog.resolved.get(stripped)
+        if found is not None:
+            return found
         found = self._lookup(catalog, stripped)
         if found is None:
             newer = self._refreshed_after_miss(catalog, REFRESH_ON_MISS_AFTER_S)
@@ -447,6 +453,7 @@ class Discovery:
                 catalog = newer
                 found = self._lookup(catalog, stripped)
         if found is not None:
+            catalog.resolved[stripped] = found
             return found
         raise UnknownResourceType(
             stripped,
