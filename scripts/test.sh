@@ -32,7 +32,7 @@ NEWEST="${KUBERNETES_VERSIONS##* }"
 NODE_FLAG=
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then NODE_FLAG=--node; fi
 OLDER="${KUBERNETES_VERSIONS% *}"
-# The older releases' binaries are resolved (on a fresh machine: built, about 16 minutes each)
+# The older releases' binaries are resolved (on a fresh machine: built, about 5 minutes each)
 # in the background while the newest release is tested, at nice 19 so the build only takes CPU
 # the tests leave idle. Its own session, so an early exit stops the whole build (trap below).
 prebuild_log="$(mktemp)"
