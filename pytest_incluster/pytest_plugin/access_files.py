@@ -246,13 +246,17 @@ class AccessFile(pytest.File):
         self._pending[item.nodeid] = None
         return found.result()
 
+    @functools.cached_property
+    def _ahead(self) -> int:
+        """:func:`_window`, read from the settings once per file rather than once per item."""
+        return _window(self.config)
+
     def _send_ahead(self, item: AccessItem) -> None:
-        siblings = self._selected_items
         start = self._positions.get(item.nodeid)
-        following = [] if start is None else siblings[start : start + _window(self.config)]
+        # The window starts with the item itself; an item not among the selected ones (run
+        # directly) sends only its own question.
+        following = [item] if start is None else self._selected_items[start : start + self._ahead]
         batch = [other for other in following if other.nodeid not in self._pending]
-        if item.nodeid not in self._pending and item not in batch:
-            batch.insert(0, item)
         if not batch:
             return
         submitted = get_checker(self.config).submit([other.check for other in batch])
