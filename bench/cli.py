@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import child, contenders, overhead, profiling, report
+from bench import child, contenders, overhead, profiling, report, split
 from bench.cluster import BenchCluster
 from bench.contenders import Outcome
 from bench.entries import Entry, generate
@@ -124,6 +124,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     p.add_argument("--import-repeat", type=int, default=7, metavar="R")
     p.add_argument(
+        "--split-repeat",
+        type=int,
+        default=3,
+        metavar="R",
+        help="rounds of the split probe at each RTT (bench/split.py; default 3, 0 skips)",
+    )
+    p.add_argument(
         "--profile",
         choices=("auto", "always", "never"),
         default="auto",
@@ -163,6 +170,16 @@ def _median(values: Sequence[float]) -> float:
 
 def _mib(kib: Sequence[int]) -> float:
     return _median([k / 1024 for k in kib])
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(steal, total) jiffies of all CPUs from /proc/stat; (0, 0) where there is none."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return 0, 0
+    numbers = [int(f) for f in fields[:8]]  # user nice system idle iowait irq softirq steal
+    return (numbers[7] if len(numbers) > 7 else 0), sum(numbers)
 
 
 def _load() -> str:
@@ -348,6 +365,8 @@ class Bench:
             b_sample, b_mode = self.warm_up_endpoint(tag)
             measured_rtt = contenders.round_trip_ms(self.cluster, self.entries)
             out = self.rounds(b_sample, tag)
+            if self.args.split_repeat > 0:
+                out["split"] = self.split_probe(tag, out["d_s"])
         finally:
             self.cluster.use_endpoint(None)
             if relay is not None:
@@ -358,6 +377,27 @@ class Bench:
         if not out["relay_delay_ok"]:
             _log(f"{tag}: FAILED self-check: a review took {measured_rtt:.2f} ms < RTT {rtt} ms")
         return out
+
+    def split_probe(self, tag: str, d_s: float) -> dict[str, Any]:
+        """The split probe's three sources, interleaved, at the current endpoint."""
+        suite = split.write_suite(self.workdir / "split", self.n)
+        state = split.write_state(
+            self.workdir / f"split-{tag}.json", self.cluster, self.entries[: self.n], self.truth
+        )
+        samples: dict[str, list[float]] = {mode: [] for mode in split.MODES}
+        for rnd in range(self.args.split_repeat):
+            for mode in split.MODES:
+                ran = split.run(suite, state, mode, self.workdir, f"{tag}-split-{mode}{rnd}")
+                samples[mode].append(ran.wall_s)
+        medians = {mode: _median(vs) for mode, vs in samples.items()}
+        _log(f"{tag} split probe: " + "  ".join(f"{m} {v:.2f}s" for m, v in medians.items()))
+        return {
+            "samples": {m: [round(v, 4) for v in vs] for m, vs in samples.items()},
+            **{f"{m}_s": round(v, 4) for m, v in medians.items()},
+            "threads_over_process": round(medians["threads"] / medians["process"], 2),
+            "process_over_d": round(medians["process"] / d_s, 2),
+            "threads_over_d": round(medians["threads"] / d_s, 2),
+        }
 
     def relay_alone(self) -> dict[str, Any]:
         """D direct and D through the relay at RTT 0, interleaved: what the relay itself costs;
@@ -519,6 +559,9 @@ def _kubernetes_version(cluster: BenchCluster) -> str:
 
 def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     started = time.perf_counter()
+    # A virtual machine's hypervisor can take CPU time from it ("steal"); on a busy host every
+    # contender slows down, so the share taken during the run is reported with the numbers.
+    steal_before, total_before = _cpu_times()
     workdir = Path(tempfile.mkdtemp(prefix="pytest-incluster-bench-"))
     try:
         with BenchCluster(workdir) as cluster:
@@ -591,6 +634,11 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         "rtts_ms": args.rtts,
     }
     results["bench_wall_s"] = round(time.perf_counter() - started, 1)
+    steal_after, total_after = _cpu_times()
+    elapsed = total_after - total_before
+    results["cpu_steal_share"] = (
+        round((steal_after - steal_before) / elapsed, 3) if elapsed > 0 else None
+    )
     first = (
         "b_over_a",
         "c_over_a",

@@ -63,6 +63,39 @@ def _samples(values: list[float]) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
 
 
+def _steal(share: float | None) -> str:
+    if share is None:
+        return ""
+    return (
+        f" CPU time taken by the hypervisor (steal) during the run: {share:.0%} of the "
+        "machine's (a high share slows every contender)."
+    )
+
+
+def _split(sp: dict[str, Any], n: int) -> list[str]:
+    """The split probe's table (bench/split.py) for one RTT."""
+    what = {
+        "none": "the items alone, no request",
+        "threads": "answers from 16 threads in pytest's process (the plugin's way)",
+        "process": "answers from another Python process (its own GIL)",
+    }
+    lines = [
+        "",
+        f"Split probe ({n} items taking an `answer` fixture; bench/split.py):",
+        "",
+        "| source | median | samples (s) |",
+        "| --- | ---: | --- |",
+    ]
+    for mode, text in what.items():
+        lines.append(f"| {text} | {_s(sp[f'{mode}_s'])} | {_samples(sp['samples'][mode])} |")
+    lines += [
+        "",
+        f"threads/process {sp['threads_over_process']:.2f}x, process/D "
+        f"{sp['process_over_d']:.2f}x, threads/D {sp['threads_over_d']:.2f}x.",
+    ]
+    return lines
+
+
 def markdown(r: dict[str, Any]) -> str:
     """The summary table(s) as GitHub markdown."""
     n = r["settings"]["checks"]
@@ -75,7 +108,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"{n} checks ({r['entries']['allowed']} allowed, {r['entries']['forbidden']} forbidden), "
         f"seed {r['settings']['seed']}, medians of {r['settings']['repeat']} interleaved "
         f"repetitions (A A' B C D E, A A' B C D E, ...) at each round-trip time. "
-        f"Whole run: {r['bench_wall_s']:.0f} s.",
+        f"Whole run: {r['bench_wall_s']:.0f} s.{_steal(r.get('cpu_steal_share'))}",
     ]
     rows = (
         ("A", f"pytest + plugin on a {n}-entry access matrix (subprocess, end to end)", "a"),
@@ -113,6 +146,8 @@ def markdown(r: dict[str, Any]) -> str:
             f"B/A {at['b_over_a']:.1f}x, C/A {at['c_over_a']:.2f}x, A/D {at['a_over_d']:.2f}x, "
             f"A/max(D, E) {at['a_over_floor']:.2f}x.",
         ]
+        if "split" in at:
+            lines += _split(at["split"], n)
     lines += [
         "",
         "## Targets",

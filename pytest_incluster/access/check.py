@@ -21,16 +21,17 @@ import threading
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Literal
 
 import httpx
 
 from pytest_incluster.access.client_protocol import AccessClient
 from pytest_incluster.access.decision import AccessDecision, AccessRequest
-from pytest_incluster.access.grammar import CheckSpec, parse_entry
-from pytest_incluster.access.matrix import Mode, Subject
+from pytest_incluster.access.grammar import parse_entry
+from pytest_incluster.access.matrix import Subject
 from pytest_incluster.access.probe import ProbeFailed, build_probe, probe
+from pytest_incluster.access.question import Check, CheckResult
 from pytest_incluster.access.resolve import Resolved, UnknownSubresource, resolve
 from pytest_incluster.access.review import review as ssar_review
 from pytest_incluster.client.api_discovery import Discovery, DiscoveryError, UnknownResourceType
@@ -40,6 +41,8 @@ Reviewer = Callable[..., AccessDecision]  # review(client, request, *, subject="
 # made_for(test_id): a context in which this thread's requests are recorded as test_id's
 Attribution = Callable[[str | None], AbstractContextManager[object]]
 MAX_IN_FLIGHT = 16
+
+__all__ = ["AccessChecker", "Answer", "Check", "CheckResult", "PendingResult", "check_access"]
 
 
 def _unattributed(test_id: str | None) -> AbstractContextManager[object]:
@@ -63,44 +66,6 @@ class Answer:
 
 
 Answered = Future[Any] | Answer
-
-
-@dataclass(frozen=True)
-class Check:
-    """One question to evaluate: who, what (unresolved), how, and the document's namespace."""
-
-    subject: Subject
-    spec: CheckSpec
-    mode: Mode = "review"
-    namespace: str | None = None  # None: the runner's namespace
-    asked_by: str | None = None  # the test this check is for (its requests are listed there)
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The answer(s) to one :class:`Check`; ``error`` set means it could not be decided."""
-
-    check: Check
-    request: AccessRequest | None = None
-    review: AccessDecision | None = None
-    real: AccessDecision | None = None
-    error: str = ""
-    notes: tuple[str, ...] = ()
-    namespaced: bool = False  # the type is namespaced (so namespace None means "all")
-
-    @property
-    def decision(self) -> AccessDecision | None:
-        """The answer that counts: the real request's when there was one, else the review's."""
-        return self.real if self.real is not None else self.review
-
-    @property
-    def disagreement(self) -> bool:
-        """``mode: both`` and the two answers differ."""
-        return (
-            self.review is not None
-            and self.real is not None
-            and self.review.allowed != self.real.allowed
-        )
 
 
 def _client_namespace(client: AccessClient, fallback: str | None) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pytest_incluster.access.check import CheckResult
 from pytest_incluster.access.decision import AccessDecision, AccessOutcome, AccessRequest
 from pytest_incluster.access.matrix import MatrixEntry
+from pytest_incluster.access.question import CheckResult
 
 _NO_REASON = "no rule grants it (RBAC states no reason for a denial)"
 

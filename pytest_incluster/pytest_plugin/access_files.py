@@ -35,11 +35,10 @@ import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_incluster.access.check import AccessChecker, Check, CheckResult, PendingResult
 from pytest_incluster.access.matrix import (
     EXPECTATIONS,
     Expected,
@@ -49,12 +48,17 @@ from pytest_incluster.access.matrix import (
     SubjectDoc,
     load_matrix,
 )
+from pytest_incluster.access.question import Check, CheckResult
 from pytest_incluster.access.verdict import judge, outcome
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.errors import InclusterError
 
+if TYPE_CHECKING:
+    # The engine imports the HTTP client; collecting (and --collect-only) does not need it.
+    from pytest_incluster.access.check import AccessChecker, PendingResult
+
 DEFAULT_PATTERNS = ("*.access.yaml",)
-_CHECKER = pytest.StashKey[AccessChecker]()
+_CHECKER = pytest.StashKey["AccessChecker"]()
 
 
 def matches(file_path: Path, patterns: Sequence[str]) -> bool:
@@ -91,6 +95,7 @@ def get_checker(config: pytest.Config) -> AccessChecker:
     """The session's checker (created on first use, closed when pytest unconfigures)."""
     found = config.stash.get(_CHECKER, None)
     if found is None:
+        from pytest_incluster.access.check import AccessChecker
         from pytest_incluster.pytest_plugin.cluster_access import session_client
         from pytest_incluster.pytest_plugin.settings import number
         from pytest_incluster.pytest_plugin.state import get_state

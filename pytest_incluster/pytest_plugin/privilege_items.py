@@ -19,7 +19,6 @@ import pytest
 
 from pytest_incluster.access.client_protocol import AccessClient
 from pytest_incluster.access.matrix import Exhaustive, SubjectDoc, WhoCanEntry
-from pytest_incluster.client.api_discovery import UnknownResourceType
 from pytest_incluster.config.errors import ConfigError
 from pytest_incluster.errors import InclusterError
 from pytest_incluster.privilege.findings import ExtraPermissionRow, WhoCanRow
@@ -93,6 +92,7 @@ class ExhaustiveItem(PrivilegeItem):
         self.exhaustive = exhaustive
 
     def runtest(self) -> None:
+        from pytest_incluster.client.api_discovery import UnknownResourceType
         from pytest_incluster.privilege.exhaustive import Grant, extras, grant
         from pytest_incluster.privilege.inventory import cluster_inventory, namespace_inventory
         from pytest_incluster.pytest_plugin.state import get_state

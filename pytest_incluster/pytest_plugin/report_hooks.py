@@ -39,13 +39,6 @@ from pytest_incluster.report.scrub import (
     redact_warning,
 )
 from pytest_incluster.report.summary import summary_line, usage_error_line, write_termination_log
-from pytest_incluster.report.upload import (
-    DOMAIN,
-    UploadError,
-    find_foreign,
-    name_problem,
-    upload_report,
-)
 
 if TYPE_CHECKING:
     import httpx
@@ -126,6 +119,8 @@ class ReportPlugin:
         return CONFIGMAP_FLAG if source == CONFIGMAP_FLAG else f"{CONFIGMAP_FLAG} (from {source})"
 
     def _prepare_html(self, name: str) -> None:
+        from pytest_incluster.report.upload import name_problem
+
         problem = name_problem(name)
         if problem:
             raise pytest.UsageError(
@@ -228,6 +223,8 @@ class ReportPlugin:
     def _refuse_foreign_configmap(self, name: str) -> None:
         """Stop the run before any test if the report would have to replace a ConfigMap that
         pytest-incluster did not create; the upload checks again (it may appear meanwhile)."""
+        from pytest_incluster.report.upload import find_foreign
+
         try:
             client, namespace = self._http_client()
         except Exception:  # no cluster: the upload says so at the end
@@ -435,6 +432,10 @@ class ReportPlugin:
             path.write_text(masked, encoding="utf-8")
 
     def _upload(self, files: dict[str, Path], summary: str) -> None:
+        # Imported here: the upload needs the HTTP client, which a run without
+        # --incluster-report-configmap (or a --collect-only) should not pay to import.
+        from pytest_incluster.report.upload import DOMAIN, UploadError, upload_report
+
         name = self.configmap
         assert name is not None
         if not files:
