@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import replace
@@ -153,8 +152,8 @@ def _local(args: argparse.Namespace, options: Options, stack: ExitStack) -> Opti
     from pytest_incluster.local.shared_plane import start_local_session
 
     require_local_extra()
-    state_dir = args.local_dir or Path(tempfile.mkdtemp(prefix="pytest-incluster-local-"))
-    session = start_local_session(state_dir, apply=args.local_apply, as_sa=args.local_as)
+    # No --incluster-local-dir: a temporary state directory, removed when the session stops.
+    session = start_local_session(args.local_dir, apply=args.local_apply, as_sa=args.local_as)
     stack.callback(session.stop)
     label = f"--incluster-local ({args.local_as})"
     return replace(

@@ -22,6 +22,8 @@ first to start: its control plane would die when that worker exits, under the ot
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,15 +46,22 @@ class LocalSession:
     namespace: str
     service_account: str
     owned: bool
+    # The state directory when this session made it (no directory was asked for): it holds the
+    # control plane's keys, tokens and logs, and goes when the session stops.
+    temporary_dir: Path | None = None
 
     def stop(self) -> None:
-        """Stop the control plane only if this session started it."""
+        """Stop the control plane only if this session started it; remove a state directory
+        this session created."""
         if self.owned:
             self.control_plane.stop()
+        if self.temporary_dir is not None:
+            shutil.rmtree(self.temporary_dir, ignore_errors=True)
+            self.temporary_dir = None
 
 
 def start_local_session(
-    state_dir: Path,
+    state_dir: Path | None,
     *,
     apply: Sequence[Path] = (),
     as_sa: str = "default/default",
@@ -64,8 +73,14 @@ def start_local_session(
     directory ``state_dir/serviceaccounts/NAMESPACE/NAME`` is written; the namespace and the
     service account are created if missing. ``as_sa`` is ``"NAMESPACE/NAME"``; bad input raises
     :class:`~pytest_incluster.local.provision.ProvisionError` before anything is started.
+
+    ``state_dir`` None: a new temporary directory, removed by :meth:`LocalSession.stop` (kept
+    when starting fails, since the error names the logs in it).
     """
     namespace, name = parse_service_account(as_sa)
+    temporary = state_dir is None
+    if state_dir is None:
+        state_dir = Path(tempfile.mkdtemp(prefix="pytest-incluster-local-"))
     state_dir = state_dir.resolve()
     with state_dir_lock(state_dir):
         cp = ControlPlane.attach(state_dir) if reuse else None
@@ -90,4 +105,5 @@ def start_local_session(
         namespace=namespace,
         service_account=name,
         owned=owned,
+        temporary_dir=state_dir if temporary else None,
     )

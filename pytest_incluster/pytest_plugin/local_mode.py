@@ -12,7 +12,6 @@ directory to each worker through ``workerinput``; workers never start or stop it
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +43,7 @@ def configure(config: pytest.Config) -> None:
         from pytest_incluster.local.shared_plane import start_local_session
 
         dir_setting = get_setting(config, "local_dir").value
-        state_dir = (
-            Path(dir_setting)
-            if dir_setting
-            else Path(tempfile.mkdtemp(prefix="pytest-incluster-local-"))
-        )
+        state_dir = Path(dir_setting) if dir_setting else None  # None: a temporary one
         apply = [Path(p) for p in (get_setting(config, "local_apply").value or [])]
         try:
             session = start_local_session(state_dir, apply=apply, as_sa=as_sa)

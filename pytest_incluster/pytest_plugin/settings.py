@@ -161,7 +161,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "local_dir",
         "with --incluster-local: state directory of the control plane; a "
-        "live one there is reused (default: a temporary directory).",
+        "live one there is reused (default: a temporary directory, removed at the end).",
         metavar="DIR",
     ),
 )

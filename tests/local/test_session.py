@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -46,6 +47,26 @@ def test_owner_stops_and_reuser_does_not(tmp_path: Path) -> None:
         first.stop()
     assert not first.control_plane.running
     assert ControlPlane.attach(state) is None
+    assert (state / "kube-apiserver.log").exists()  # a directory the caller named is kept
+
+
+@pytest.mark.usefixtures("assets_env")
+def test_a_temporary_state_dir_goes_with_the_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No directory asked for (``--incluster-local`` without ``--incluster-local-dir``): the
+    one made for the session, with its keys, tokens and logs, is removed when it stops."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    session = start_local_session(None)
+    try:
+        [made] = tmp_path.glob("pytest-incluster-local-*")
+        assert session.temporary_dir == made.resolve()
+        assert (made / "pki").is_dir()
+        assert session.sa_dir.is_relative_to(made.resolve())
+    finally:
+        session.stop()
+    assert not session.control_plane.running
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_service_account_fails_before_starting_anything(tmp_path: Path) -> None:

@@ -55,6 +55,9 @@ def local_suite(
     pytester: pytest.Pytester, k8s_assets: Path, monkeypatch: pytest.MonkeyPatch
 ) -> pytest.Pytester:
     monkeypatch.setenv("KUBEBUILDER_ASSETS", str(k8s_assets))
+    # The run's temporary directories (the control plane's state among them) land here.
+    (pytester.path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(pytester.path / "tmp"))
     (pytester.path / "rbac.yaml").write_text(MANIFEST)
     pytester.makepyfile(test_suite=SUITE)
     return pytester
@@ -72,9 +75,15 @@ def _args(extra: list[str]) -> list[str]:
     ]
 
 
+def _state_dirs_left(pytester: pytest.Pytester) -> list[str]:
+    return [p.name for p in (pytester.path / "tmp").glob("pytest-incluster-local-*")]
+
+
 def test_local_option(local_suite: pytest.Pytester) -> None:
     result = local_suite.runpytest_subprocess(*_args([]))
     result.assert_outcomes(passed=5)
+    # The state directory it made (keys, tokens, logs) went with the control plane.
+    assert _state_dirs_left(local_suite) == []
     result.stdout.fnmatch_lines(
         [
             f"incluster: server https://127.0.0.1:* | kubernetes {selected_kubernetes_version()} | "
@@ -96,6 +105,7 @@ def test_local_option_under_xdist_shares_one_control_plane(local_suite: pytest.P
     assert port is not None
     with socket.socket() as probe:  # and it is gone once the run has ended
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+    assert _state_dirs_left(local_suite) == []
 
 
 def test_local_option_bad_service_account_is_a_usage_error(local_suite: pytest.Pytester) -> None:
