@@ -130,6 +130,10 @@ class ReportPlugin:
         option = self.config.option
         if not hasattr(option, "htmlpath"):
             return  # pytest-html is not installed or disabled; the JUnit XML may still go
+        if listing_only(self.config):
+            # Nothing is stored (the summary says so): no report is written to a temporary
+            # directory that no one would be told about.
+            return
         option.self_contained_html = True
         if not option.htmlpath:
             try:

@@ -53,7 +53,19 @@ def clean_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, s
         k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "POD_", "PYTEST_", "COV_"))
     }
     home.mkdir(parents=True, exist_ok=True)
-    env.update({"HOME": str(home), "PY_COLORS": "0", "COLUMNS": "200", "NO_COLOR": "1"})
+    # The inner run's temporary files (a report it kept because the upload failed, as designed)
+    # stay in the test's own directory instead of the machine's /tmp.
+    temp = home.parent / ".tmp"
+    temp.mkdir(parents=True, exist_ok=True)
+    env.update(
+        {
+            "HOME": str(home),
+            "TMPDIR": str(temp),
+            "PY_COLORS": "0",
+            "COLUMNS": "200",
+            "NO_COLOR": "1",
+        }
+    )
     env.update(extra or {})
     return env
 

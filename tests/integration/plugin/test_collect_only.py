@@ -40,7 +40,11 @@ forbidden:
 
 
 @pytest.fixture
-def suite(pytester: pytest.Pytester, tmp_path: Path) -> tuple[pytest.Pytester, list[str]]:
+def suite(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[pytest.Pytester, list[str]]:
+    (pytester.path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(pytester.path / "tmp"))
     token = tmp_path / "token"
     token.write_text("collect-only-token-0123456789")
     ca = tmp_path / "ca.crt"
@@ -81,6 +85,8 @@ def test_listing_tests_makes_no_connection(
         ]
     )
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    # No report of the listing was written to a temporary directory and left there.
+    assert list((pytester.path / "tmp").iterdir()) == []
 
 
 def test_collect_only_lists_every_access_check(suite: tuple[pytest.Pytester, list[str]]) -> None:
