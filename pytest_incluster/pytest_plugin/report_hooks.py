@@ -496,9 +496,14 @@ class ReportPlugin:
         self.sigterm.uninstall()
         self.log_filters.uninstall()
         self.terminal.uninstall()
-        if self._temp_dir is not None and (self.stored_in or not _holds_files(self._temp_dir)):
-            # Kept when the report was not stored: the terminal printed where it is.
-            shutil.rmtree(self._temp_dir, ignore_errors=True)
+        temp = self._temp_dir
+        # Kept only when a report meant for the ConfigMap was not stored: the terminal printed
+        # where it is. A run refused before any test (a foreign ConfigMap: ``configmap`` is
+        # then None) has nothing to keep.
+        if temp is not None and (
+            self.stored_in or self.configmap is None or not _holds_files(temp)
+        ):
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 def _holds_files(directory: Path) -> bool:

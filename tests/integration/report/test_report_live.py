@@ -290,10 +290,12 @@ def test_existing_configmap_of_someone_else_stops_the_run_before_any_test(
         "import pathlib\n\ndef test_runs():\n    pathlib.Path('ran').write_text('')\n"
     )
     termination = pytester.path / "termination-log"
+    temp = pytester.mkdir("tmp")
     result = run_as_pod(
         sa_dir,
         "--incluster-report-configmap=shared",
         PYTEST_INCLUSTER_TERMINATION_LOG=str(termination),
+        TMPDIR=str(temp),
     )
     message = (
         f"--incluster-report-configmap is 'shared': ConfigMap "
@@ -309,6 +311,8 @@ def test_existing_configmap_of_someone_else_stops_the_run_before_any_test(
     with control_plane.admin_client() as admin:
         after = admin.get(f"/api/v1/namespaces/{unique_namespace}/configmaps/shared").json()
     assert after == before  # same resourceVersion and data
+    # The HTML report of a run that never ran is not kept in a temporary directory either.
+    assert list(temp.iterdir()) == []
 
 
 def test_configmap_of_someone_else_created_during_the_run_is_not_overwritten(
