@@ -382,7 +382,10 @@ class Bench:
         """The split probe's three sources, interleaved, at the current endpoint."""
         suite = split.write_suite(self.workdir / "split", self.n)
         state = split.write_state(
-            self.workdir / f"split-{tag}.json", self.cluster, self.entries[: self.n], self.truth
+            self.workdir / f"split-{tag}.json",
+            self.cluster,
+            self.entries[: self.n],
+            self.truth[: self.n],
         )
         samples: dict[str, list[float]] = {mode: [] for mode in split.MODES}
         for rnd in range(self.args.split_repeat):
