@@ -38,10 +38,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import child, contenders, overhead, profiling, report, split
+from bench import child, client_cpu, contenders, overhead, profiling, report, split
 from bench.cluster import BenchCluster
 from bench.contenders import Outcome
 from bench.entries import Entry, generate
+from bench.pinning import Pinning, pin_process, split_cpus
 from bench.relay import RelayProcess
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -131,11 +132,25 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="rounds of the split probe at each RTT (bench/split.py; default 3, 0 skips)",
     )
     p.add_argument(
+        "--client-cpu",
+        type=int,
+        default=300,
+        metavar="K",
+        help="reviews per HTTP stack in the client-CPU measurement (bench/client_cpu.py; "
+        "default 300, 0 skips)",
+    )
+    p.add_argument(
         "--profile",
         choices=("auto", "always", "never"),
         default="auto",
         help="pyinstrument profiles of A and collect-only: when a target is "
         "missed (auto), always, or never; written next to --markdown",
+    )
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="run etcd, kube-apiserver and the relay on half of the CPUs and the contenders on "
+        "the other half, as if the server ran elsewhere (bench/pinning.py)",
     )
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     args = p.parse_args(argv)
@@ -156,6 +171,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         p.error(f"--rtt-set {rtt_text!r} is not a comma-separated list of milliseconds")
     if not args.rtts or any(r < 0 for r in args.rtts):
         p.error("round-trip times must be zero or positive, at least one")
+    if args.pin:
+        try:
+            split_cpus()
+        except ValueError as e:
+            p.error(f"{e}: run without --pin, or give the bench more CPUs (taskset)")
     return args
 
 
@@ -201,8 +221,26 @@ class Bench:
         self.checked: dict[str, int] = {"A": 0, "B": 0, "C": 0, "D": 0}
         self.pod_pycache = workdir / "pod-pycache"
         self.rewritten = 0  # assertion-rewrite caches a runner image lacks
+        self.pinning: Pinning | None = None
+
+    def pin(self) -> None:
+        """``--pin``: etcd and kube-apiserver on the upper half of the CPUs, this process (and
+        so every contender it starts) on the lower half; see :mod:`bench.pinning`."""
+        self.pinning = split_cpus()
+        cp = self.cluster.control_plane
+        for ref in (cp.etcd_ref, cp.apiserver_ref):
+            if ref is None:
+                raise RuntimeError("--pin: the control plane's processes are not known")
+            pin_process(ref.pid, self.pinning.server)
+        pin_process(os.getpid(), self.pinning.contenders)
+        _log(self.pinning.describe())
 
     # ---- helpers ---------------------------------------------------------------------------
+
+    def _relay(self, host: str, port: int, rtt: float) -> RelayProcess:
+        """A relay, on the server's CPUs under ``--pin``."""
+        server_cpus = self.pinning.server if self.pinning is not None else None
+        return RelayProcess(host, port, rtt, cpus=server_cpus)
 
     def _verify(self, outcome: Outcome, entries: Sequence[Entry]) -> None:
         found = contenders.disagreements(outcome, entries, self.truth[: len(entries)])
@@ -359,7 +397,7 @@ class Bench:
         relay = None
         if rtt > 0:
             host, port = self.cluster.direct_address
-            relay = RelayProcess(host, port, rtt)
+            relay = self._relay(host, port, rtt)
         try:
             self.cluster.use_endpoint(f"https://127.0.0.1:{relay.port}" if relay else None)
             b_sample, b_mode = self.warm_up_endpoint(tag)
@@ -409,7 +447,7 @@ class Bench:
         direct: list[float] = []
         relayed: list[float] = []
         entries = self.entries[: self.n]
-        with RelayProcess(host, port, 0) as relay:
+        with self._relay(host, port, 0) as relay:
             for _ in range(self.args.repeat):
                 self.cluster.use_endpoint(None)
                 direct.append(contenders.run_d(self.cluster, entries).wall_s)
@@ -424,7 +462,7 @@ class Bench:
         }
         rtt = max(self.args.rtts)
         sweep: dict[str, list[float]] = {str(c): [] for c in SWEEP}
-        with RelayProcess(host, port, rtt) as relay:
+        with self._relay(host, port, rtt) as relay:
             self.cluster.use_endpoint(f"https://127.0.0.1:{relay.port}" if rtt > 0 else None)
             try:
                 for _ in range(self.args.repeat):
@@ -439,6 +477,28 @@ class Bench:
             "median_s": {k: round(_median(v), 4) for k, v in sweep.items()},
         }
         _log(f"relay alone: {out['relay0_over_direct']}x direct at RTT 0; sweep {sweep}")
+        return out
+
+    def client_cpu(self) -> dict[str, Any]:
+        """The calling thread's CPU per review with each HTTP stack, direct (RTT 0)."""
+        k = min(self.args.client_cpu, self.n)
+        if k <= 0:
+            return {}
+        self.cluster.use_endpoint(None)
+        cp = self.cluster.control_plane
+        pid = cp.apiserver_ref.pid if cp.apiserver_ref is not None else None
+        out, wrong = client_cpu.measure(
+            cp.server,
+            self.cluster.sa_dir,
+            self.entries[:k],
+            self.truth[:k],
+            rounds=self.args.repeat,
+            server_pid=pid,
+        )
+        self.checked["client_cpu"] = k * len(client_cpu.STACKS) * self.args.repeat
+        self.disagreements += wrong
+        out["load_average"] = _load()
+        _log(f"client CPU per review (us): {out['client_cpu_us']}; server {out['server_cpu_us']}")
         return out
 
     def scale(self) -> dict[str, Any]:
@@ -518,7 +578,7 @@ class Bench:
                 )
             host, port = self.cluster.direct_address
             for pod, stem, name, delay in runs:
-                relay = RelayProcess(host, port, delay) if delay > 0 else None
+                relay = self._relay(host, port, delay) if delay > 0 else None
                 try:
                     self.cluster.use_endpoint(
                         f"https://127.0.0.1:{relay.port}" if relay is not None else None
@@ -570,6 +630,8 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         with BenchCluster(workdir) as cluster:
             cluster.up()
             bench = Bench(args, workdir, cluster)
+            if args.pin:
+                bench.pin()
             bench.prepare()
             bench.warm_up()
             by_rtt = {rtt_key(rtt): bench.at_rtt(rtt) for rtt in args.rtts}
@@ -591,6 +653,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 at = key.rsplit("_rtt", 1)[1]
                 results[key] = by_rtt[at][ratio] if at in by_rtt else None
             results["relay"] = bench.relay_alone()
+            results["client_cpu"] = bench.client_cpu() or None
             results |= bench.scale()
             scale = results.get("scale", {})
             fit = results.get("scale_fit")
@@ -614,6 +677,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 "decisions_checked": bench.checked,
                 "disagreements": bench.disagreements,
             }
+            results["pinning"] = bench.pinning.as_json() if bench.pinning else None
             results["cpu_count"] = os.cpu_count()
             results["machine"] = {
                 "cpu_count": os.cpu_count(),

@@ -28,6 +28,8 @@ import sys
 from collections.abc import Sequence
 from types import TracebackType
 
+from bench.pinning import pin_process
+
 CHUNK = 256 * 1024
 _EOF = b""
 
@@ -141,7 +143,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 class RelayProcess:
     """``python -m bench.relay`` as a child process; a context manager that always stops it."""
 
-    def __init__(self, upstream_host: str, upstream_port: int, rtt_ms: float) -> None:
+    def __init__(
+        self,
+        upstream_host: str,
+        upstream_port: int,
+        rtt_ms: float,
+        *,
+        cpus: frozenset[int] | None = None,
+    ) -> None:
+        """``cpus``: pin the relay there (``--pin`` puts it on the server's side)."""
         self.rtt_ms = rtt_ms
         self._proc = subprocess.Popen(
             [
@@ -163,6 +173,8 @@ class RelayProcess:
             self.close()
             raise RuntimeError(f"the relay did not start (said {line!r})")
         self.port = int(line)
+        if cpus is not None:
+            pin_process(self._proc.pid, cpus)
 
     def __enter__(self) -> RelayProcess:
         return self
