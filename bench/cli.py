@@ -484,8 +484,7 @@ class Bench:
         k = min(self.args.client_cpu, self.n)
         if k <= 0:
             return {}
-        self.cluster.use_endpoint(None)
-        cp = self.cluster.control_plane
+        cp = self.cluster.control_plane  # cp.server: always direct
         pid = cp.apiserver_ref.pid if cp.apiserver_ref is not None else None
         out, wrong = client_cpu.measure(
             cp.server,

@@ -13,7 +13,7 @@ from the calling thread, with
 ``httpcore``
     httpx's transport layer (h11) without the client on top;
 ``httpx``
-    a plain ``httpx.Client``, as D sends its reviews;
+    a plain ``httpx.Client`` made and asked as D's (:mod:`bench.floor_client`);
 ``plugin``
     the plugin's ``K8sClient`` with its call log and :func:`~pytest_incluster.access.review.review`,
     as A's worker threads send them (retries, readiness, breaker, token file).
@@ -39,10 +39,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
-import httpx
 
 from bench.entries import Entry
-from pytest_incluster.access.review import SSAR_PATH, review
+from bench.floor_client import SSAR, ask, is_allowed, plain_client
+from pytest_incluster.access.review import review
 from pytest_incluster.calls import CallLog
 from pytest_incluster.client import K8sClient
 from pytest_incluster.config.cluster_discovery import resolve
@@ -53,24 +53,31 @@ Asker = Callable[[Entry], bool]
 
 
 def _allowed(payload: bytes) -> bool:
-    status = json.loads(payload)["status"]
-    return status.get("allowed") is True
+    return is_allowed(json.loads(payload))
+
+
+def _tls(sa_dir: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(sa_dir / "ca.crt"))
+
+
+def _raw_headers(sa_dir: Path) -> list[tuple[str, str]]:
+    """What the two stacks without a client on top send with every review."""
+    return [
+        ("Authorization", f"Bearer {(sa_dir / 'token').read_text().strip()}"),
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json"),
+    ]
 
 
 @contextmanager
 def _http_client(server: str, sa_dir: Path) -> Iterator[Asker]:
     parts = urlsplit(server)
-    context = ssl.create_default_context(cafile=str(sa_dir / "ca.crt"))
-    connection = http.client.HTTPSConnection(parts.hostname or "", parts.port, context=context)
-    headers = {
-        "Authorization": f"Bearer {(sa_dir / 'token').read_text().strip()}",
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-    }
+    connection = http.client.HTTPSConnection(parts.hostname or "", parts.port, context=_tls(sa_dir))
+    headers = dict(_raw_headers(sa_dir))
 
-    def ask(entry: Entry) -> bool:
+    def ask_once(entry: Entry) -> bool:
         body = json.dumps(entry.review_body()).encode()
-        connection.request("POST", SSAR_PATH, body=body, headers=headers)
+        connection.request("POST", SSAR, body=body, headers=headers)
         response = connection.getresponse()
         payload = response.read()
         if response.status != 201:
@@ -78,46 +85,31 @@ def _http_client(server: str, sa_dir: Path) -> Iterator[Asker]:
         return _allowed(payload)
 
     try:
-        yield ask
+        yield ask_once
     finally:
         connection.close()
 
 
 @contextmanager
 def _httpcore(server: str, sa_dir: Path) -> Iterator[Asker]:
-    context = ssl.create_default_context(cafile=str(sa_dir / "ca.crt"))
-    url = server.rstrip("/") + SSAR_PATH
-    headers: dict[bytes | str, bytes | str] = {
-        "Authorization": f"Bearer {(sa_dir / 'token').read_text().strip()}",
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-    }
-    with httpcore.ConnectionPool(ssl_context=context, max_connections=1) as pool:
+    url = server.rstrip("/") + SSAR
+    headers = _raw_headers(sa_dir)
+    with httpcore.ConnectionPool(ssl_context=_tls(sa_dir), max_connections=1) as pool:
 
-        def ask(entry: Entry) -> bool:
+        def ask_once(entry: Entry) -> bool:
             body = json.dumps(entry.review_body()).encode()
             response = pool.request("POST", url, headers=headers, content=body)
             if response.status != 201:
                 raise RuntimeError(f"httpcore: review answered {response.status}")
             return _allowed(response.content)
 
-        yield ask
+        yield ask_once
 
 
 @contextmanager
 def _httpx(server: str, sa_dir: Path) -> Iterator[Asker]:
-    with httpx.Client(
-        base_url=server,
-        verify=ssl.create_default_context(cafile=str(sa_dir / "ca.crt")),
-        headers={"Authorization": f"Bearer {(sa_dir / 'token').read_text().strip()}"},
-    ) as client:
-
-        def ask(entry: Entry) -> bool:
-            response = client.post(SSAR_PATH, json=entry.review_body())
-            response.raise_for_status()
-            return _allowed(response.content)
-
-        yield ask
+    with plain_client(server, sa_dir) as client:
+        yield lambda entry: ask(client, entry.review_body())
 
 
 @contextmanager

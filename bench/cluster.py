@@ -18,6 +18,7 @@ import httpx
 import yaml
 
 from bench.entries import NAMESPACES, RUNNER_NAME, RUNNER_NAMESPACE, check_types
+from bench.floor_client import SSAR, plain_client
 from bench.rbac import aggregate_view, manifests
 from pytest_incluster.local.assets import resolve_assets
 from pytest_incluster.local.controlplane import ControlPlane
@@ -28,7 +29,6 @@ from pytest_incluster.local.provision import (
     write_pod_dir,
 )
 
-SSAR = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 # (review attributes, expected) pairs that prove the RBAC set is in force before timing starts.
 _READY_PROBES = (
     ({"namespace": "shop", "verb": "create", "group": "apps", "resource": "deployments"}, True),
@@ -126,16 +126,7 @@ class BenchCluster:
 
     def runner_client(self, **kw: object) -> httpx.Client:
         """A plain httpx client with the runner's bearer token (the floor, D, uses one)."""
-        token = (self.sa_dir / "token").read_text()
-        options: dict[str, object] = {
-            "base_url": self.server,
-            "verify": str(self.sa_dir / "ca.crt"),
-            "headers": {"Authorization": f"Bearer {token}"},
-            "trust_env": False,
-            "timeout": 30.0,
-        }
-        options.update(kw)
-        return httpx.Client(**options)  # type: ignore[arg-type]
+        return plain_client(self.server, self.sa_dir, **kw)
 
     def request_total(self) -> float:
         """The sum of ``apiserver_request_total`` over all labels (admin scrape of /metrics)."""

@@ -27,14 +27,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import yaml
 
 from bench import child
-from bench.cluster import SSAR, BenchCluster
+from bench.cluster import BenchCluster
 from bench.entries import Entry
+from bench.floor_client import ask
 
 CONCURRENCY = 16  # the plugin's default --incluster-concurrency
 Decisions = dict[int, bool | None]  # entry index -> allowed (None: no decision)
@@ -230,12 +230,6 @@ def run_c(cluster: BenchCluster, entries: Sequence[Entry]) -> Outcome:
 # ---- D: the floor -------------------------------------------------------------------------
 
 
-def _ask(client: httpx.Client, body: dict[str, Any]) -> bool:
-    response = client.post(SSAR, json=body)
-    response.raise_for_status()
-    return response.json()["status"].get("allowed") is True
-
-
 def run_d(
     cluster: BenchCluster, entries: Sequence[Entry], concurrency: int = CONCURRENCY
 ) -> Outcome:
@@ -246,7 +240,7 @@ def run_d(
         cluster.runner_client(limits=limits) as client,
         ThreadPoolExecutor(max_workers=concurrency) as pool,
     ):
-        answers = list(pool.map(lambda e: _ask(client, e.review_body()), entries))
+        answers = list(pool.map(lambda e: ask(client, e.review_body()), entries))
     wall = time.perf_counter() - started
     return Outcome("D", wall, dict(enumerate(answers)))
 
@@ -331,10 +325,10 @@ def round_trip_ms(cluster: BenchCluster, entries: Sequence[Entry], count: int = 
     """Median time of one review over one kept-alive connection, sequentially (``count``)."""
     times = []
     with cluster.runner_client() as client:
-        _ask(client, entries[0].review_body())  # connect and handshake outside the timing
+        ask(client, entries[0].review_body())  # connect and handshake outside the timing
         for entry in entries[:count]:
             started = time.perf_counter()
-            _ask(client, entry.review_body())
+            ask(client, entry.review_body())
             times.append((time.perf_counter() - started) * 1000)
     times.sort()
     return times[len(times) // 2]

@@ -15,6 +15,7 @@ only on processes the bench started, which end with it: nothing outlives the run
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,15 +29,16 @@ class Pinning:
 
     def describe(self) -> str:
         return (
-            f"etcd, kube-apiserver and the relay pinned to CPU {_cpus(self.server)}, "
-            f"the contenders to CPU {_cpus(self.contenders)}"
+            f"etcd, kube-apiserver and the relay pinned to CPU {cpu_list(self.server)}, "
+            f"the contenders to CPU {cpu_list(self.contenders)}"
         )
 
     def as_json(self) -> dict[str, list[int]]:
         return {"server_cpus": sorted(self.server), "contender_cpus": sorted(self.contenders)}
 
 
-def _cpus(cpus: frozenset[int]) -> str:
+def cpu_list(cpus: Iterable[int]) -> str:
+    """``0,1``: CPUs as the logs and RESULTS.md name them."""
     return ",".join(str(c) for c in sorted(cpus))
 
 

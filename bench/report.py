@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.pinning import cpu_list
+
 TARGETS = (
     ("c_over_a_rtt20", "RTT 20 ms: A at least 10x faster than C (C/A >= 10)"),
     ("b_over_a_rtt20", "RTT 20 ms: A at least 100x faster than B (B/A >= 100)"),
@@ -75,11 +77,9 @@ def _steal(share: float | None) -> str:
 def _pinned(pinning: dict[str, list[int]] | None) -> str:
     if not pinning:
         return ", sharing the CPUs with the contenders"
-    server = ",".join(str(c) for c in pinning["server_cpus"])
-    contenders = ",".join(str(c) for c in pinning["contender_cpus"])
     return (
-        f" (`--pin`: etcd, kube-apiserver and the relay on CPU {server}, every contender on "
-        f"CPU {contenders})"
+        f" (`--pin`: etcd, kube-apiserver and the relay on CPU {cpu_list(pinning['server_cpus'])}"
+        f", every contender on CPU {cpu_list(pinning['contender_cpus'])})"
     )
 
 

@@ -29,28 +29,15 @@ from typing import IO, Any, Protocol
 import httpx
 import pytest
 
-SSAR = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+from bench.floor_client import ask, plain_client
+
 CONCURRENCY = 16  # the plugin's default --incluster-concurrency
 AHEAD = 4 * CONCURRENCY  # the plugin's window (pytest_plugin/access_files.py)
 
 
 def _client(server: str, sa_dir: Path) -> httpx.Client:
-    token = (sa_dir / "token").read_text()
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    return httpx.Client(
-        base_url=server,
-        verify=str(sa_dir / "ca.crt"),
-        headers={"Authorization": f"Bearer {token}"},
-        trust_env=False,
-        timeout=30.0,
-        limits=limits,
-    )
-
-
-def _ask(client: httpx.Client, body: dict[str, Any]) -> bool:
-    response = client.post(SSAR, json=body)
-    response.raise_for_status()
-    return response.json()["status"].get("allowed") is True
+    return plain_client(server, sa_dir, limits=limits)
 
 
 class AnswerSource(Protocol):
@@ -68,7 +55,7 @@ class InProcess:
         self._futures: dict[int, Future[bool]] = {}
 
     def send(self, index: int, body: dict[str, Any]) -> None:
-        self._futures[index] = self._pool.submit(_ask, self._client, body)
+        self._futures[index] = self._pool.submit(ask, self._client, body)
 
     def get(self, index: int) -> bool:
         return self._futures.pop(index).result()
@@ -122,7 +109,7 @@ def serve(server: str, sa_dir: Path) -> None:
     lock = threading.Lock()
 
     def work(index: int, body: dict[str, Any]) -> None:
-        line = json.dumps([index, _ask(client, body)]).encode() + b"\n"
+        line = json.dumps([index, ask(client, body)]).encode() + b"\n"
         with lock:
             out.write(line)
             out.flush()
